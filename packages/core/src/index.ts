@@ -1,0 +1,26 @@
+export { AttnkitError, ShapeError, OptionError } from "./errors";
+export {
+  assertTensor,
+  assertRank,
+  assertFloat,
+  assertShape,
+  assertBroadcastable,
+  assertInteger,
+  assertNumber,
+  assertOneOf,
+  assertBoolean,
+  assertKnownOptions,
+  resolveScale,
+  checkAttentionInputs,
+  shapeString,
+  type AttentionDims,
+  type NumberRange,
+} from "./validate";
+export { initBackend, backendInfo, type BackendName, type BackendInfo, type InitBackendOptions } from "./backend";
+export { registerLayer } from "./registry";
+export { batchMatMul, prefersMatrixSlices } from "./ops/matmul";
+export { scaledDotProductAttention, type ScaledDotProductAttentionOptions, type AttentionWithWeights } from "./ops/attention";
+export { causalMask, visibleKeyRange, visibilityMask, type VisibilityRule } from "./ops/masks";
+export { topKIndices, type TopKIndicesOptions } from "./ops/topk";
+export { applyRotary, type ApplyRotaryOptions } from "./ops/rotary";
+export { rmsNorm, l2Normalize, type RmsNormOptions, type L2NormalizeOptions } from "./ops/norms";

@@ -1,0 +1,9 @@
+import { defineConfig } from "vitest/config";
+import SummaryReporter from "./tooling/testing/src/reporter";
+
+export default defineConfig({
+  test: {
+    projects: ["packages/*"],
+    reporters: ["default", new SummaryReporter()],
+  },
+});
