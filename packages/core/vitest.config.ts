@@ -1,5 +1,5 @@
 import { defineProject } from "vitest/config";
 
 export default defineProject({
-  test: { name: "core", include: ["test/**/*.test.ts"], environment: "node", testTimeout: 120_000, hookTimeout: 120_000 },
+  test: { name: "core", include: ["test/**/*.test.ts"], environment: "node", testTimeout: 300_000, hookTimeout: 120_000 },
 });
