@@ -1,1 +1,9 @@
-export {};
+export { insertLandmarks, landmarkedLength, type InsertLandmarksOptions, type InsertLandmarksResult } from "./ops/insert";
+export { landmarkGroupedSoftmax } from "./ops/grouped-softmax";
+export { landmarkAttention, type LandmarkAttentionOptions, type LandmarkAttentionWithWeights } from "./ops/landmark-attention";
+export {
+  landmarkRetrievalAttention,
+  type LandmarkRetrievalOptions,
+  type LandmarkRetrievalResult,
+  type LandmarkSelection,
+} from "./ops/retrieval";

@@ -1,0 +1,191 @@
+// Inference-time landmark attention with top-k block retrieval (official `mem_cache.py` / `llama_mem.py`).
+// The first `memoryLength` positions are memory (complete blocks, each closed by its landmark); the rest is
+// the local chunk. Every query scores the memory landmarks, keeps the top-k blocks, and attends with the
+// grouped softmax over [selected blocks ++ local keys up to itself]: a retrieved block stays gated by its
+// landmark, and earlier blocks inside the chunk stay reachable through theirs (lm_benchmark semantics).
+import * as tf from "@tensorflow/tfjs";
+import {
+  OptionError,
+  ShapeError,
+  assertBoolean,
+  assertInteger,
+  assertKnownOptions,
+  assertOneOf,
+  batchMatMul,
+  checkAttentionInputs,
+  shapeString,
+  topKIndices,
+} from "@attnkit/core";
+import { landmarkCommon, flat } from "./landmark-attention";
+import { localGroupedLogits, rotateAt, rowsPerBlock } from "./layout";
+
+export type LandmarkSelection = "per-token-and-head" | "max-over-heads" | "max-over-tokens";
+export const SELECTIONS: readonly LandmarkSelection[] = ["per-token-and-head", "max-over-heads", "max-over-tokens"];
+
+export interface LandmarkRetrievalOptions {
+  blockSize: number;
+  /** Memory blocks retrieved per query (0 = attend to the local chunk only). */
+  topK: number;
+  /** Positions 0..memoryLength−1 are memory; a multiple of blockSize + 1. Queries are the positions after it. */
+  memoryLength: number;
+  /**
+   * 'per-token-and-head' (default): each (token, head) ranks raw landmark logits; 'max-over-heads':
+   * per-head softmax over memory landmarks, max over heads (heads of a token share blocks);
+   * 'max-over-tokens': per-head softmax, max over the chunk's tokens (tokens share blocks per head).
+   */
+  selection?: LandmarkSelection;
+  scale?: number | null;
+  /** RoPE base; positions follow the official "stingy" mapping of `llama_mem.py`. */
+  ropeBase?: number | null;
+  /** Also return the selected blocks and the ranking scores. */
+  returnSelection?: boolean;
+}
+
+export interface LandmarkRetrievalResult {
+  /** `[b, h, seq − memoryLength, dv]`. */
+  output: tf.Tensor4D;
+  /** int32 `[b, h, seq − memoryLength, min(topK, memory blocks)]`, ascending block ids. */
+  selection: tf.Tensor4D;
+  /** `[b, h, seq − memoryLength, memory blocks]`: the scores blocks were ranked by (broadcast over the shared axis). */
+  scores: tf.Tensor4D;
+}
+
+const NAME = "landmarkRetrievalAttention";
+const OPTION_KEYS = ["blockSize", "topK", "memoryLength", "selection", "scale", "ropeBase", "returnSelection"];
+
+export interface RetrievalPlan {
+  blockSize: number;
+  topK: number;
+  memoryLength: number;
+  selection: LandmarkSelection;
+  scale: number;
+  ropeBase: number | null;
+}
+
+/** Validates the retrieval options against `[b, h, seq, d]` inputs. */
+export function retrievalPlan(fn: string, q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, options: LandmarkRetrievalOptions, knownKeys = OPTION_KEYS): RetrievalPlan {
+  assertKnownOptions(fn, options, knownKeys);
+  const dims = checkAttentionInputs(fn, q, k, v);
+  const { blockSize, scale, ropeBase } = landmarkCommon(fn, dims, options);
+  assertInteger(fn, "topK", options.topK, { min: 0 });
+  assertInteger(fn, "memoryLength", options.memoryLength, { min: 0 });
+  if (options.memoryLength % (blockSize + 1) !== 0) {
+    throw new OptionError(`${fn}: memoryLength must be a multiple of blockSize + 1 = ${blockSize + 1} (memory holds complete blocks, each closed by its landmark), got ${options.memoryLength}`);
+  }
+  if (options.memoryLength > dims.seqK) throw new OptionError(`${fn}: memoryLength must be ≤ the key length ${dims.seqK}, got ${options.memoryLength}`);
+  const selection = options.selection ?? "per-token-and-head";
+  assertOneOf(fn, "selection", selection, SELECTIONS);
+  if (options.returnSelection !== undefined) assertBoolean(fn, "returnSelection", options.returnSelection);
+  return { blockSize, topK: options.topK, memoryLength: options.memoryLength, selection, scale, ropeBase };
+}
+
+/**
+ * Retrieval attention of `q: [b, h, c, d]` (the last c key positions) over `k, v: [b, h, seq, ·]`.
+ * Returns output, selection and ranking scores (the caller disposes what it does not keep).
+ */
+export function retrieve(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, plan: RetrievalPlan): LandmarkRetrievalResult {
+  const [B, H, C, D] = q.shape as [number, number, number, number];
+  const T = k.shape[2]!;
+  const Dv = v.shape[3]!;
+  const { blockSize: bs, memoryLength: M, ropeBase } = plan;
+  const n = bs + 1;
+  const nMem = M / n;
+  const kk = Math.min(plan.topK, nMem);
+  const L = T - M;
+  const offset = L - C; // local position of the first query
+  return tf.tidy(() => {
+    let qs = q.mul(plan.scale);
+    let local = k.slice([0, 0, M, 0], [-1, -1, L, -1]);
+    if (ropeBase !== null) {
+      qs = rotateAt(qs, tf.range(T - C, T), ropeBase);
+      local = rotateAt(local, tf.range(M, T), ropeBase);
+    }
+    const memK = k.slice([0, 0, 0, 0], [-1, -1, M, -1]).reshape([B, H, nMem, n, D]);
+    const memV = v.slice([0, 0, 0, 0], [-1, -1, M, -1]).reshape([B, H, nMem, n, Dv]);
+    // Official stingy positions: the k retrieved blocks take the k + 1 block slots before the chunk;
+    // all old blocks share the first slot when scored (llama_mem.py L355–420).
+    const prefix = M - (kk + 1) * n;
+    const recentFrom = nMem - kk;
+
+    // 1. Rank the memory blocks by their landmark logits.
+    let landmarks = memK.slice([0, 0, 0, bs, 0], [-1, -1, -1, 1, -1]).reshape([B, H, nMem, D]);
+    if (ropeBase !== null && nMem > 0) {
+      const slots = Array.from({ length: nMem }, (_, m) => prefix + (m < recentFrom ? 0 : m - recentFrom + 1) * n + bs);
+      landmarks = rotateAt(landmarks, tf.tensor1d(slots), ropeBase);
+    }
+    const logits = nMem > 0 ? batchMatMul(qs, landmarks, false, true) : tf.zeros([B, H, C, 0]);
+    let rank: tf.Tensor = logits;
+    if (plan.selection === "max-over-heads" && nMem > 0) rank = tf.softmax(logits).max(1, true);
+    if (plan.selection === "max-over-tokens" && nMem > 0) rank = tf.softmax(logits).max(2, true);
+    const top = topKIndices(rank, kk);
+    // Ascending block order (the official code sorts the selected blocks by index).
+    const sorted = kk > 0 ? tf.topk(top.cast("float32").neg(), kk).values.neg().cast("int32") : top;
+    const selection = tf.broadcastTo(sorted, [B, H, C, kk]) as tf.Tensor4D;
+    const scores = tf.broadcastTo(rank, [B, H, C, nMem]) as tf.Tensor4D;
+
+    // 2. Attend over [selected blocks ++ local keys] with one softmax over grouped logits.
+    const G = B * H;
+    const qf = flat(qs);
+    const kf = flat(local);
+    const vf = flat(v.slice([0, 0, M, 0], [-1, -1, L, -1]));
+    const selFlat = selection.reshape([G, C, kk]);
+    const base = kk > 0 ? tf.range(0, G * nMem, nMem, "int32").reshape([G, 1, 1]) : null;
+    const blockRows = kk > 0 ? memK.reshape([G * nMem, n, D]) : null;
+    const blockVals = kk > 0 ? memV.reshape([G * nMem, n, Dv]) : null;
+    const rows = Math.max(1, Math.min(rowsPerBlock(G, L + kk * n, C), Math.floor((1 << 22) / Math.max(1, G * kk * n * Math.max(D, Dv)))));
+    const outs: tf.Tensor[] = [];
+    for (let t0 = 0; t0 < C; t0 += rows) {
+      const r = Math.min(rows, C - t0);
+      const qRows = qf.slice([0, t0, 0], [-1, r, -1]);
+      const part = localGroupedLogits(qRows, kf, vf, offset + t0, bs, batchMatMul);
+      if (kk === 0) {
+        outs.push(batchMatMul(tf.softmax(part.logits), part.values));
+        continue;
+      }
+      const sel = selFlat.slice([0, t0, 0], [-1, r, -1]);
+      const index = sel.add(base!).reshape([-1]);
+      let keys = tf.gather(blockRows!, index).reshape([G, r, kk, n, D]);
+      const vals = tf.gather(blockVals!, index).reshape([G, r, kk, n, Dv]);
+      if (ropeBase !== null) {
+        const slot = tf.range(0, kk, 1, "int32").reshape([1, 1, kk]).add(tf.greaterEqual(sel, recentFrom).cast("int32"));
+        const pos = slot.mul(n).add(prefix).reshape([G, r, kk, 1]).add(tf.range(0, n, 1, "int32").reshape([1, 1, 1, n]));
+        keys = rotateAt(keys, pos, ropeBase);
+      }
+      const s = qRows.reshape([G, r, 1, 1, D]).mul(keys).sum(-1); // [G, r, kk, n]
+      const tok = s.slice([0, 0, 0, 0], [-1, -1, -1, bs]);
+      const lm = s.slice([0, 0, 0, bs], [-1, -1, -1, 1]);
+      const m = tok.max(-1, true);
+      const lse = m.add(tok.sub(m).exp().sum(-1, true).log());
+      const memLogits = tok.add(lm.sub(lse)).reshape([G, r, kk * bs]);
+      const w = tf.softmax(tf.concat([memLogits, part.logits], -1));
+      const wMem = w.slice([0, 0, 0], [-1, -1, kk * bs]).reshape([G, r, kk, bs, 1]);
+      const wLocal = w.slice([0, 0, kk * bs], [-1, -1, -1]);
+      const memOut = wMem.mul(vals.slice([0, 0, 0, 0, 0], [-1, -1, -1, bs, -1])).sum([2, 3]);
+      outs.push(memOut.add(batchMatMul(wLocal, part.values)));
+    }
+    const output = (outs.length === 1 ? outs[0]! : tf.concat(outs, 1)).reshape([B, H, C, Dv]) as tf.Tensor4D;
+    return { output, selection, scores };
+  });
+}
+
+/**
+ * Inference with top-k block retrieval. `q, k: [b, h, seq, d]`, `v: [b, h, seq, dv]`; queries are the
+ * positions from `memoryLength` on, so the output is `[b, h, seq − memoryLength, dv]`. With
+ * `returnSelection`, returns `{ output, selection, scores }`. Differentiable with respect to q, k and v
+ * through the selected blocks (the selection itself is not differentiated).
+ */
+export function landmarkRetrievalAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, options: LandmarkRetrievalOptions & { returnSelection?: false }): tf.Tensor4D;
+export function landmarkRetrievalAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, options: LandmarkRetrievalOptions & { returnSelection: true }): LandmarkRetrievalResult;
+export function landmarkRetrievalAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, options: LandmarkRetrievalOptions): tf.Tensor4D | LandmarkRetrievalResult;
+export function landmarkRetrievalAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, options: LandmarkRetrievalOptions): tf.Tensor4D | LandmarkRetrievalResult {
+  const plan = retrievalPlan(NAME, q, k, v, options);
+  const T = k.shape[2]!;
+  if (q.shape[2] !== T) throw new ShapeError(`${NAME}: q must cover the same positions as k (queries are taken from memoryLength on), got q ${shapeString(q.shape)} and k ${shapeString(k.shape)}`);
+  if (plan.memoryLength === T) throw new OptionError(`${NAME}: memoryLength must leave at least one query position, got memoryLength ${plan.memoryLength} with seq ${T}`);
+  return tf.tidy(() => {
+    const chunk = q.slice([0, 0, plan.memoryLength, 0], [-1, -1, -1, -1]);
+    const result = retrieve(chunk, k, v, plan);
+    if (options.returnSelection) return result as unknown as tf.Tensor;
+    return result.output;
+  }) as tf.Tensor4D | LandmarkRetrievalResult;
+}
