@@ -1,0 +1,128 @@
+// The causal engine shared by linearAttention and decayLinearAttention:
+//   o_t = Σ_{s≤t} λ^{t−s} (q_t·k_s) v_s + λ^{t+1} q_tᵀ S0,   S_T = λ^T S0 + Σ_s λ^{T−1−s} k_s v_sᵀ
+// with λ one constant per head (no decay = λ 1), in three forms that agree: parallel (quadratic),
+// recurrent (token by token) and chunk (Lightning Attention-2: intra-chunk quadratic + inter-chunk state).
+// Callers run it inside their tf.tidy.
+import * as tf from "@tensorflow/tfjs";
+import { batchMatMul } from "@attnkit/core";
+import type { LinearMode } from "./state";
+
+export interface EngineOptions {
+  /** log λ per head, [h] (≤ 0), or null for no decay. */
+  logDecay: tf.Tensor | null;
+  mode: LinearMode;
+  chunkSize: number;
+  /** Initial state [b, h, dk, dv] or null (zeros). */
+  s0: tf.Tensor | null;
+}
+
+// λ^{e} for an exponent grid: exp(log λ_h · e), shaped [h, ...grid]. Exponents come from integer index
+// differences, never from differences of long cumulative sums, so long sequences lose no precision.
+function decayPower(logDecay: tf.Tensor, exponents: tf.Tensor): tf.Tensor {
+  const h = logDecay.shape[0]!;
+  return tf.exp(logDecay.reshape([h, ...exponents.shape.map(() => 1)]).mul(exponents.expandDims(0)));
+}
+
+/** [n, n] lower-triangular (incl. diagonal) 0/1 mask and the matching t − s exponents (0 above). */
+function lowerGrid(n: number): { mask: tf.Tensor2D; diff: tf.Tensor2D } {
+  const mask = new Float32Array(n * n);
+  const diff = new Float32Array(n * n);
+  for (let t = 0; t < n; t++) {
+    for (let s = 0; s <= t; s++) {
+      mask[t * n + s] = 1;
+      diff[t * n + s] = t - s;
+    }
+  }
+  return { mask: tf.tensor2d(mask, [n, n]), diff: tf.tensor2d(diff, [n, n]) };
+}
+
+const range = (from: number, count: number, step = 1): tf.Tensor1D => tf.range(from, from + step * count, step, "float32").slice(0, count) as tf.Tensor1D;
+
+/** Decay matrix D [h or 1, n, n] with D_ts = λ^{t−s} for t ≥ s, else 0. */
+function decayMatrix(logDecay: tf.Tensor | null, n: number): tf.Tensor {
+  const { mask, diff } = lowerGrid(n);
+  if (!logDecay) return mask.expandDims(0);
+  return decayPower(logDecay, diff).mul(mask);
+}
+
+export function causalLinear(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, opts: EngineOptions): { o: tf.Tensor; s: tf.Tensor } {
+  if (opts.mode === "recurrent") return recurrent(q, k, v, opts);
+  if (opts.mode === "chunk" && q.shape[2]! > opts.chunkSize) return chunked(q, k, v, opts);
+  return parallel(q, k, v, opts);
+}
+
+function parallel(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, { logDecay, s0 }: EngineOptions): { o: tf.Tensor; s: tf.Tensor } {
+  const [, heads, seq] = q.shape as number[];
+  const d = decayMatrix(logDecay, seq!).reshape([1, logDecay ? heads! : 1, seq!, seq!]);
+  let o = batchMatMul(batchMatMul(q, k, false, true).mul(d), v);
+  const kDecay = logDecay ? decayPower(logDecay, range(seq! - 1, seq!, -1)).reshape([1, heads!, seq!, 1]) : null;
+  let s = batchMatMul(kDecay ? k.mul(kDecay) : k, v, true, false);
+  if (s0) {
+    const qDecay = logDecay ? decayPower(logDecay, range(1, seq!)).reshape([1, heads!, seq!, 1]) : null;
+    o = o.add(batchMatMul(qDecay ? q.mul(qDecay) : q, s0));
+    s = s.add(logDecay ? s0.mul(decayPower(logDecay, tf.scalar(seq!)).reshape([1, heads!, 1, 1])) : s0);
+  }
+  return { o, s };
+}
+
+function recurrent(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, { logDecay, s0 }: EngineOptions): { o: tf.Tensor; s: tf.Tensor } {
+  const [batch, heads, , dk] = q.shape as number[];
+  const dv = v.shape[3]!;
+  const lambda = logDecay ? tf.exp(logDecay).reshape([1, heads!, 1, 1]) : null;
+  const qs = tf.unstack(q, 2);
+  const ks = tf.unstack(k, 2);
+  const vs = tf.unstack(v, 2);
+  let s = s0 ?? tf.zeros([batch!, heads!, dk!, dv]);
+  const outs: tf.Tensor[] = [];
+  for (let t = 0; t < qs.length; t++) {
+    const write = ks[t]!.expandDims(3).mul(vs[t]!.expandDims(2));
+    s = (lambda ? s.mul(lambda) : s).add(write);
+    outs.push(qs[t]!.expandDims(3).mul(s).sum(2));
+  }
+  return { o: tf.stack(outs, 2), s };
+}
+
+function chunked(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, { logDecay, chunkSize: c, s0 }: EngineOptions): { o: tf.Tensor; s: tf.Tensor } {
+  const [batch, heads, seq, dk] = q.shape as number[];
+  const dv = v.shape[3]!;
+  const n = Math.ceil(seq! / c);
+  const pad = n * c - seq!;
+  // Zero padding at the end: padded keys write nothing; the padded outputs are cut off below.
+  const split = (x: tf.Tensor) => (pad > 0 ? x.pad([[0, 0], [0, 0], [0, pad], [0, 0]]) : x).reshape([batch!, heads!, n, c, x.shape[3]!]);
+  const qc = split(q);
+  const kc = split(k);
+  const vc = split(v);
+  const h1 = logDecay ? heads! : 1;
+  const dLocal = decayMatrix(logDecay, c).reshape([1, h1, 1, c, c]);
+  const qDecay = logDecay ? decayPower(logDecay, range(1, c)).reshape([1, heads!, 1, c, 1]) : null;
+  const kDecay = logDecay ? decayPower(logDecay, range(c - 1, c, -1)).reshape([1, heads!, 1, c, 1]) : null;
+  const intra = batchMatMul(batchMatMul(qc, kc, false, true).mul(dLocal), vc);
+  const writes = batchMatMul(kDecay ? kc.mul(kDecay) : kc, vc, true, false); // [b, h, n, dk, dv]
+  const start = s0 ?? tf.zeros([batch!, heads!, dk!, dv]);
+  let starts: tf.Tensor; // state at the start of each chunk, [b, h, n, dk, dv]
+  if (!logDecay) {
+    starts = tf.cumsum(writes, 2, true).add(start.expandDims(2));
+  } else {
+    // S_{c+1} = λ^C S_c + ΔS_c: a scan of cheap element-wise steps; the products above stay batched.
+    const chunkDecay = decayPower(logDecay, tf.scalar(c)).reshape([1, heads!, 1, 1]);
+    const list = [start];
+    const ws = tf.unstack(writes, 2);
+    for (let i = 0; i < n - 1; i++) list.push(list[i]!.mul(chunkDecay).add(ws[i]!));
+    starts = tf.stack(list, 2);
+  }
+  const inter = batchMatMul(qDecay ? qc.mul(qDecay) : qc, starts);
+  const o = intra.add(inter).reshape([batch!, heads!, n * c, dv]).slice([0, 0, 0, 0], [-1, -1, seq!, -1]);
+  // Final state from the last chunk's real tokens only (the padding must not decay it).
+  const m = seq! - (n - 1) * c;
+  const lastStart = starts.slice([0, 0, n - 1, 0, 0], [-1, -1, 1, -1, -1]).squeeze([2]);
+  const kLast = k.slice([0, 0, seq! - m, 0], [-1, -1, m, -1]);
+  const vLast = v.slice([0, 0, seq! - m, 0], [-1, -1, m, -1]);
+  let s: tf.Tensor;
+  if (logDecay) {
+    const kd = decayPower(logDecay, range(m - 1, m, -1)).reshape([1, heads!, m, 1]);
+    s = lastStart.mul(decayPower(logDecay, tf.scalar(m)).reshape([1, heads!, 1, 1])).add(batchMatMul(kLast.mul(kd), vLast, true, false));
+  } else {
+    s = lastStart.add(batchMatMul(kLast, vLast, true, false));
+  }
+  return { o, s };
+}
