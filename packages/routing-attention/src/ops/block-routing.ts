@@ -1,0 +1,108 @@
+// MoBA causal block routing. Every query token and head gates the complete past blocks by
+// q·mean(K_block) and keeps the best topK − 1 of them; the current block is always attended, causally,
+// and counts in topK (MoBA footnote 3; `moba_topk - 1` in moba_efficient.py). The last block may be partial.
+//
+// Formulation: queries run in row chunks against the keys they may see; the routing becomes a block
+// mask expanded to tokens. With per-token routing the union of chosen blocks of a query chunk is
+// usually every past block, so gathering per token (or per chunk) does no less work on TF.js than a
+// masked product; see the bench for the measured cost.
+import * as tf from "@tensorflow/tfjs";
+import {
+  OptionError,
+  assertBoolean,
+  assertInteger,
+  assertKnownOptions,
+  batchMatMul,
+  checkAttentionInputs,
+  resolveScale,
+  topKIndices,
+} from "@attnkit/core";
+import { MASKED, blockMeans, detached, padIndices } from "./common";
+
+export interface BlockRoutingAttentionOptions {
+  /** Tokens per block (the last block may be partial). */
+  blockSize: number;
+  /** Blocks per query including the current one (topK ≥ 1). */
+  topK: number;
+  /** Default dim ** -0.5. */
+  scale?: number | null;
+  /** Also return the chosen past blocks `[b, h, seqQ, topK − 1]`, descending gate, −1 padded. */
+  returnIndices?: boolean;
+  /** Query rows per chunk (default: score chunks of about 4M elements); does not change the result. */
+  blockRows?: number;
+}
+
+const NAME = "blockRoutingAttention";
+const KEYS = ["blockSize", "topK", "scale", "returnIndices", "blockRows"];
+
+/**
+ * Chosen past blocks `[b, h, seqQ, topK − 1]` for queries at key positions offset…offset+seqQ−1:
+ * descending gate, ties to the lower block, −1 where fewer past blocks exist. Not differentiated.
+ */
+export function routeBlocks(q: tf.Tensor, k: tf.Tensor, blockSize: number, topK: number): tf.Tensor {
+  return detached([q, k], (qq, kk) => {
+    const [, , seqQ] = qq!.shape as number[];
+    const seqK = kk!.shape[2]!;
+    const offset = seqK - seqQ!;
+    const n = Math.ceil(seqK / blockSize);
+    const want = topK - 1;
+    const take = Math.min(want, n);
+    if (take === 0) return padIndices(tf.zeros([...qq!.shape.slice(0, 3), 0], "int32"), want);
+    const gate = batchMatMul(qq!, blockMeans(kk!, blockSize), false, true);
+    // Only blocks that end before the query's own block may be chosen.
+    const own = tf.floorDiv(tf.range(offset, offset + seqQ!, 1, "int32"), blockSize).reshape([-1, 1]);
+    const valid = tf.less(tf.range(0, n, 1, "int32").reshape([1, -1]), own);
+    return padIndices(topKIndices(gate, take, { valid }), want);
+  });
+}
+
+export function blockRoutingAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, options: BlockRoutingAttentionOptions & { returnIndices: true }): { output: tf.Tensor4D; indices: tf.Tensor4D };
+export function blockRoutingAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, options: BlockRoutingAttentionOptions): tf.Tensor4D;
+export function blockRoutingAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, options: BlockRoutingAttentionOptions): tf.Tensor4D | { output: tf.Tensor4D; indices: tf.Tensor4D } {
+  if (options === undefined || options === null) throw new OptionError(`${NAME}: options with blockSize and topK are required`);
+  assertKnownOptions(NAME, options, KEYS);
+  const dims = checkAttentionInputs(NAME, q, k, v);
+  if (dims.seqQ > dims.seqK) throw new OptionError(`${NAME}: q may not be longer than k (queries are the last tokens of the keys), got ${dims.seqQ} and ${dims.seqK}`);
+  assertInteger(NAME, "blockSize", options.blockSize, { min: 1 });
+  assertInteger(NAME, "topK", options.topK, { min: 1 });
+  const { blockSize, topK } = options;
+  const scale = resolveScale(NAME, options.scale, dims.dim ** -0.5);
+  const returnIndices = options.returnIndices ?? false;
+  assertBoolean(NAME, "returnIndices", returnIndices);
+  const { batch, heads, seqQ, seqK } = dims;
+  let rows = options.blockRows;
+  if (rows === undefined) rows = Math.max(1, Math.floor((1 << 22) / (batch * heads * seqK)));
+  else assertInteger(NAME, "blockRows", rows, { min: 1 });
+  const blockRows = rows;
+  const offset = seqK - seqQ;
+
+  const result = tf.tidy(() => {
+    const indices = routeBlocks(q, k, blockSize, topK);
+    const qs = q.mul(scale);
+    const outs: tf.Tensor[] = [];
+    for (let t0 = 0; t0 < seqQ; t0 += blockRows) {
+      const t1 = Math.min(seqQ, t0 + blockRows);
+      const k1 = offset + t1; // keys beyond the last query of the chunk are never visible
+      const nb = Math.ceil(k1 / blockSize);
+      // Chosen past blocks → a block mask [b, h, rows, nb] → a token mask over keys [0, k1).
+      const idx = indices.slice([0, 0, t0, 0], [-1, -1, t1 - t0, -1]);
+      const chosen = topK > 1 ? tf.oneHot(idx, nb).sum(-2).greater(0) : tf.zeros([batch, heads, t1 - t0, nb], "bool");
+      const chosenTokens = tf
+        .broadcastTo(chosen.expandDims(-1), [batch, heads, t1 - t0, nb, blockSize])
+        .reshape([batch, heads, t1 - t0, nb * blockSize])
+        .slice([0, 0, 0, 0], [-1, -1, -1, k1]);
+      // The current block, causally.
+      const pos = tf.range(offset + t0, offset + t1, 1, "int32").reshape([-1, 1]);
+      const keys = tf.range(0, k1, 1, "int32").reshape([1, -1]);
+      const local = tf.logicalAnd(tf.lessEqual(keys, pos), tf.equal(tf.floorDiv(keys, blockSize), tf.floorDiv(pos, blockSize)));
+      const keep = tf.logicalOr(chosenTokens, local);
+      const logits = batchMatMul(qs.slice([0, 0, t0, 0], [-1, -1, t1 - t0, -1]), k.slice([0, 0, 0, 0], [-1, -1, k1, -1]), false, true);
+      const p = tf.softmax(tf.where(keep, logits, tf.fill(logits.shape, MASKED)));
+      outs.push(batchMatMul(p, v.slice([0, 0, 0, 0], [-1, -1, k1, -1])));
+    }
+    return { output: (outs.length === 1 ? outs[0]! : tf.concat(outs, 2)) as tf.Tensor4D, indices: indices as tf.Tensor4D };
+  });
+  if (returnIndices) return result;
+  result.indices.dispose();
+  return result.output;
+}
