@@ -45,8 +45,8 @@ export function mqar(options: MqarOptions): MqarData {
   assertInteger(FN, "numPasses", numPasses, { min: 1 });
   // Queries need room for P distinct gaps: 2P·passes + 2P ≤ T (Zoology asserts 4P ≤ T for one pass).
   assertInteger(FN, "numKvPairs", numKvPairs, { min: 1, max: Math.floor(seqLen / (2 * numPasses + 2)) });
+  // vocabSize > seqLen ≥ 4·numKvPairs leaves at least numKvPairs keys in [1, V/2) and values in [V/2, V).
   const half = Math.floor(vocabSize / 2);
-  if (numKvPairs > half - 1) throw new OptionError(`${FN}: numKvPairs must be ≤ ${half - 1} (the number of keys in [1, vocabSize/2)), got ${numKvPairs}`);
   assertInteger(FN, "numExamples", numExamples, { min: 0 });
   assertNumber(FN, "powerA", powerA, { min: 0, minExclusive: true });
   assertBoolean(FN, "randomNonQueries", randomNonQueries);
