@@ -41,11 +41,12 @@ export function temperatureSoftmax(logits: tf.Tensor, options: TemperatureSoftma
     perm[ax] = last;
     perm[last] = ax;
     const x = ax === last ? logits : logits.transpose(perm);
-    const empty = tf.equal(x.max(-1, true), -Infinity);
     // −∞ becomes a large finite number so that a tensor τ gets a finite gradient (−∞/τ² · 0 is NaN).
     const safe = tf.maximum(x, MASKED);
+    // 1 where the slice has a finite entry. tf.step has a (zero) gradient; tf.equal has none.
+    const seen = tf.step(safe.max(-1, true).sub(MASKED / 2));
     const scaled = tau instanceof tf.Tensor ? safe.div(tau.reshape([])) : safe.div(tau);
-    const p = tf.where(empty, tf.zerosLike(x), tf.softmax(scaled));
+    const p = tf.softmax(scaled).mul(seen);
     return ax === last ? p : p.transpose(perm);
   });
 }
