@@ -1,0 +1,55 @@
+// Expert selection shared by every gate: top-k on the selection probabilities, combine weights from
+// (possibly other) probabilities at the chosen experts. The decision itself is not differentiated;
+// gradients flow through the chosen probabilities only.
+import * as tf from "@tensorflow/tfjs";
+import { topKIndices } from "@attnkit/core";
+
+// Below this a row's chosen mass counts as empty (a fully masked attention row): its combine is zero.
+const EMPTY_ROW = 1e-30;
+
+/**
+ * `f(x)` with a zero gradient. TF.js has no gradient for TopK, and the tape refuses any path through
+ * it, so every routing decision is computed behind this wall.
+ */
+export function withoutGradient(f: (x: tf.Tensor) => tf.Tensor, x: tf.Tensor): tf.Tensor {
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const input = args[0] as tf.Tensor;
+    return { value: f(input), gradFunc: (dy: tf.Tensor) => tf.zerosLike(input) };
+  });
+  return op(x);
+}
+
+export interface Selection {
+  combine: tf.Tensor;
+  indices: tf.Tensor;
+}
+
+/**
+ * `indices = topk(selectProbs, k)` (descending, ties to the lower index) and
+ * `combine = weightProbs · onehot(indices)`, renormalised over the chosen experts unless `renormalize`
+ * is false (Switch-style raw probabilities). Shapes `[..., E]` → combine `[..., E]`, indices `[..., k]`.
+ */
+export function selectExperts(selectProbs: tf.Tensor, weightProbs: tf.Tensor, topK: number, renormalize: boolean): Selection {
+  const experts = selectProbs.shape[selectProbs.rank - 1]!;
+  // One wall for the decision: [..., k] indices (as exact small floats) and the [..., E] chosen mask.
+  const packed = withoutGradient((p) => {
+    const idx = topKIndices(p, topK);
+    return tf.concat([idx.cast("float32"), oneHotMask(idx, experts).sum(-2)], -1);
+  }, selectProbs);
+  const lead = selectProbs.shape.slice(0, -1).map(() => 0);
+  const indices = packed.slice([...lead, 0], [...lead.map(() => -1), topK]).cast("int32");
+  const chosen = packed.slice([...lead, topK], [...lead.map(() => -1), experts]);
+  const picked = weightProbs.mul(chosen);
+  const combine = renormalize ? picked.div(tf.maximum(picked.sum(-1, true), EMPTY_ROW)) : picked;
+  return { combine, indices };
+}
+
+/** float32 one-hot `[..., E]` of int32 indices; −1 (or any index outside [0, E)) gives a zero row. Works for E = 1 (tf.oneHot needs E ≥ 2). Not differentiable: use behind `withoutGradient`. */
+export function oneHotMask(indices: tf.Tensor, experts: number): tf.Tensor {
+  return tf.equal(indices.expandDims(-1), tf.range(0, experts, 1, "int32")).cast("float32");
+}
+
+/** Per-expert count `[..., E]` of the assignments in `indices: [..., k]`; −1 slots count nothing. No gradient. */
+export function assignmentMask(indices: tf.Tensor, experts: number): tf.Tensor {
+  return withoutGradient((idx) => oneHotMask(idx, experts).sum(-2), indices);
+}
