@@ -101,7 +101,9 @@ function chunked(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, { logDecay, chunkSize
   const start = s0 ?? tf.zeros([batch!, heads!, dk!, dv]);
   let starts: tf.Tensor; // state at the start of each chunk, [b, h, n, dk, dv]
   if (!logDecay) {
-    starts = tf.cumsum(writes, 2, true).add(start.expandDims(2));
+    // Exclusive prefix sum over chunks. TF.js's cumsum gradient is wrong off the last axis, so move it last.
+    const flat = writes.reshape([batch!, heads!, n, dk! * dv]).transpose([0, 1, 3, 2]);
+    starts = tf.cumsum(flat, 3, true).transpose([0, 1, 3, 2]).reshape([batch!, heads!, n, dk!, dv]).add(start.expandDims(2));
   } else {
     // S_{c+1} = λ^C S_c + ΔS_c: a scan of cheap element-wise steps; the products above stay batched.
     const chunkDecay = decayPower(logDecay, tf.scalar(c)).reshape([1, heads!, 1, 1]);
