@@ -12,6 +12,7 @@ import {
   shapeString,
 } from "@attnkit/core";
 import { planDispatch } from "./dispatch";
+import { gatherRows } from "./gather-rows";
 import { oneHotMask, withoutGradient } from "./select";
 
 export type Activation = "relu" | "gelu-tanh" | "gelu";
@@ -131,11 +132,11 @@ export function sparseMoe(
   const [tokens, d] = x.shape as [number, number];
   const e = combine.shape[1]!;
   const { slotToken, outputRow } = planDispatch(indices, e, capacity);
-  const xs = tf.gather(x, slotToken.reshape([-1])).reshape([e, capacity, d]);
+  const xs = gatherRows(x, slotToken.reshape([-1])).reshape([e, capacity, d]);
   const out = runExperts(xs, experts, activation).reshape([e * capacity, d]);
   const rows = tf.concat([out, tf.zeros([1, d])]);
   const topK = indices.shape[1]!;
-  const picked = tf.gather(rows, outputRow.reshape([-1])).reshape([tokens, topK, d]);
+  const picked = gatherRows(rows, outputRow.reshape([-1])).reshape([tokens, topK, d]);
   // Weight of each slot, taken from combine so that gradients reach the router.
   const hot = withoutGradient((idx) => oneHotMask(idx, e), indices); // [T, k, E]
   const weights = hot.mul(combine.expandDims(1)).sum(-1); // [T, k]

@@ -14,7 +14,8 @@ const EMPTY_ROW = 1e-30;
 export function withoutGradient(f: (x: tf.Tensor) => tf.Tensor, x: tf.Tensor): tf.Tensor {
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const input = args[0] as tf.Tensor;
-    return { value: f(input), gradFunc: (dy: tf.Tensor) => tf.zerosLike(input) };
+    // TF.js wants float32 gradients even for int32 inputs (indices).
+    return { value: f(input), gradFunc: () => tf.zeros(input.shape, "float32") };
   });
   return op(x);
 }
