@@ -6,3 +6,4 @@ export type { PerHead } from "./ops/per-head";
 export { meanPairwiseCosine, lengthBucketCosine } from "./metrics/cosine";
 export { dcEnergyRatio } from "./metrics/dc-energy";
 export { attentionHighpassGain, type AttentionHighpassGainOptions } from "./metrics/highpass";
+export { TempScaleAttention, type TempScaleAttentionArgs, type TemperatureMode, type TemperatureParametrization } from "./layers/temp-scale-attention";
