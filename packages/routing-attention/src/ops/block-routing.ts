@@ -50,7 +50,7 @@ export function routeBlocks(q: tf.Tensor, k: tf.Tensor, blockSize: number, topK:
     if (take === 0) return padIndices(tf.zeros([...qq!.shape.slice(0, 3), 0], "int32"), want);
     const gate = batchMatMul(qq!, blockMeans(kk!, blockSize), false, true);
     // Only blocks that end before the query's own block may be chosen.
-    const own = tf.floorDiv(tf.range(offset, offset + seqQ!, 1, "int32"), blockSize).reshape([-1, 1]);
+    const own = tf.floorDiv(tf.range(offset, offset + seqQ!, 1, "int32"), tf.scalar(blockSize, "int32")).reshape([-1, 1]);
     const valid = tf.less(tf.range(0, n, 1, "int32").reshape([1, -1]), own);
     return padIndices(topKIndices(gate, take, { valid }), want);
   });
@@ -86,15 +86,14 @@ export function blockRoutingAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, 
       const nb = Math.ceil(k1 / blockSize);
       // Chosen past blocks → a block mask [b, h, rows, nb] → a token mask over keys [0, k1).
       const idx = indices.slice([0, 0, t0, 0], [-1, -1, t1 - t0, -1]);
-      const chosen = topK > 1 ? tf.oneHot(idx, nb).sum(-2).greater(0) : tf.zeros([batch, heads, t1 - t0, nb], "bool");
-      const chosenTokens = tf
-        .broadcastTo(chosen.expandDims(-1), [batch, heads, t1 - t0, nb, blockSize])
-        .reshape([batch, heads, t1 - t0, nb * blockSize])
-        .slice([0, 0, 0, 0], [-1, -1, -1, k1]);
+      const chosen = topK > 1 ? tf.oneHot(idx, nb, 1, 0, "float32").sum(-2).greater(0) : tf.zeros([batch, heads, t1 - t0, nb], "bool");
+      // Rank 4 throughout: WebGPU's tile/broadcast of rank ≥ 5 falls back to a synchronous read.
+      const keyBlock = tf.floorDiv(tf.range(0, k1, 1, "int32"), tf.scalar(blockSize, "int32"));
+      const chosenTokens = tf.gather(chosen.cast("float32"), keyBlock, 3).greater(0);
       // The current block, causally.
       const pos = tf.range(offset + t0, offset + t1, 1, "int32").reshape([-1, 1]);
       const keys = tf.range(0, k1, 1, "int32").reshape([1, -1]);
-      const local = tf.logicalAnd(tf.lessEqual(keys, pos), tf.equal(tf.floorDiv(keys, blockSize), tf.floorDiv(pos, blockSize)));
+      const local = tf.logicalAnd(tf.lessEqual(keys, pos), tf.equal(tf.floorDiv(keys, tf.scalar(blockSize, "int32")), tf.floorDiv(pos, tf.scalar(blockSize, "int32"))));
       const keep = tf.logicalOr(chosenTokens, local);
       const logits = batchMatMul(qs.slice([0, 0, t0, 0], [-1, -1, t1 - t0, -1]), k.slice([0, 0, 0, 0], [-1, -1, k1, -1]), false, true);
       const p = tf.softmax(tf.where(keep, logits, tf.fill(logits.shape, MASKED)));

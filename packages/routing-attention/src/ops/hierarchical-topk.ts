@@ -127,7 +127,7 @@ export function hierarchicalTopK(q: tf.Tensor, k: tf.Tensor, options: Hierarchic
       const qc = q.slice([0, 0, t0, 0], [-1, -1, t1 - t0, -1]);
       const wc = weights && weights.slice([0, t0, 0], [-1, t1 - t0, -1]);
       // Stage 1: blocks.
-      const own = tf.floorDiv(rowPositions(t0, t1), blockSize);
+      const own = tf.floorDiv(rowPositions(t0, t1), tf.scalar(blockSize, "int32"));
       let blockScores = indexScores(qc, means, wc);
       const eligible = causal ? tf.lessEqual(blockIds, own) : undefined;
       if (force) {
@@ -138,9 +138,11 @@ export function hierarchicalTopK(q: tf.Tensor, k: tf.Tensor, options: Hierarchic
       const blocks = sortAscending(topKIndices(blockScores, takeBlocks, eligible ? { valid: eligible } : {}), nBlocks);
       blockParts.push(blocks);
       // Stage 2: tokens of the chosen blocks, in ascending token order (so ties go to the lower index).
-      const offsets = tf.range(0, blockSize, 1, "int32");
-      const cols = blocks.expandDims(-1).mul(tf.scalar(blockSize, "int32")).add(offsets).reshape([...blocks.shape.slice(0, 3), takeBlocks * blockSize]);
-      const blockOk = tf.greaterEqual(blocks, 0).expandDims(-1).tile([1, 1, 1, 1, blockSize]).reshape(cols.shape);
+      // Rank 4 throughout: WebGPU's tile of rank ≥ 5 falls back to a synchronous read.
+      const slot = tf.range(0, takeBlocks * blockSize, 1, "int32");
+      const repeated = tf.gather(blocks, tf.floorDiv(slot, tf.scalar(blockSize, "int32")), 3);
+      const blockOk = tf.greaterEqual(repeated, 0);
+      const cols = repeated.mul(tf.scalar(blockSize, "int32")).add(tf.mod(slot, tf.scalar(blockSize, "int32")));
       let ok = tf.logicalAnd(blockOk, tf.less(cols, seq));
       if (causal) ok = tf.logicalAnd(ok, tf.lessEqual(cols, rowPositions(t0, t1)));
       const safeCols = tf.where(ok, cols, tf.zerosLike(cols));
