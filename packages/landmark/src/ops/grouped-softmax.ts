@@ -83,7 +83,8 @@ export function landmarkGroupedSoftmax(scores: tf.Tensor, isLandmark: tf.Tensor 
     const x = tf.where(inBlock, scores, masked);
     const e = tf.where(inBlock, tf.exp(x.sub(segmentReduce(x, blocks, "max"))), tf.zerosLike(x));
     const sums = segmentReduce(e, blocks, "sum");
-    const pb = e.div(tf.where(tf.greater(sums, 0), sums, tf.onesLike(sums)));
+    // A block with any visible key sums to ≥ 1 (its maximum contributes exp(0)); empty ones sum to 0.
+    const pb = e.div(tf.maximum(sums, 1));
     // The gate of a block is its landmark's p0, spread over the block's keys.
     const gate = segmentReduce(p0.mul(landmark.cast("float32")), blocks, "sum");
     return tf.where(own, p0, tf.zerosLike(p0)).add(pb.mul(gate));

@@ -79,91 +79,158 @@ export function retrievalPlan(fn: string, q: tf.Tensor, k: tf.Tensor, v: tf.Tens
   return { blockSize, topK: options.topK, memoryLength: options.memoryLength, selection, scale, ropeBase };
 }
 
+interface Sizes {
+  B: number;
+  H: number;
+  C: number;
+  D: number;
+  T: number;
+  Dv: number;
+  n: number;
+  nMem: number;
+  kk: number;
+  L: number;
+  /** Official stingy positions: the k retrieved blocks take the k + 1 block slots before the chunk. */
+  prefix: number;
+  /** First of the k most recent memory blocks. */
+  recentFrom: number;
+}
+
+function sizesOf(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, plan: RetrievalPlan): Sizes {
+  const [B, H, C, D] = q.shape as [number, number, number, number];
+  const T = k.shape[2]!;
+  const n = plan.blockSize + 1;
+  const nMem = plan.memoryLength / n;
+  const kk = Math.min(plan.topK, nMem);
+  return { B, H, C, D, T, Dv: v.shape[3]!, n, nMem, kk, L: T - plan.memoryLength, prefix: plan.memoryLength - (kk + 1) * n, recentFrom: nMem - kk };
+}
+
+/** Scaled queries at their true positions (rotated when ropeBase is set). */
+function scaledQueries(q: tf.Tensor, z: Sizes, plan: RetrievalPlan): tf.Tensor {
+  const qs = q.mul(plan.scale);
+  return plan.ropeBase === null ? qs : rotateAt(qs, tf.range(z.T - z.C, z.T), plan.ropeBase);
+}
+
+/** Scores the memory blocks by their landmark logits: ranking scores (reduced per mode) and their broadcast copy. */
+function rankBlocks(q: tf.Tensor, k: tf.Tensor, z: Sizes, plan: RetrievalPlan): { rank: tf.Tensor; scores: tf.Tensor4D } {
+  const { B, H, C, D, n, nMem, prefix, recentFrom } = z;
+  const bs = plan.blockSize;
+  const qs = scaledQueries(q, z, plan);
+  let landmarks = k.slice([0, 0, 0, 0], [-1, -1, plan.memoryLength, -1]).reshape([B, H, nMem, n, D]).slice([0, 0, 0, bs, 0], [-1, -1, -1, 1, -1]).reshape([B, H, nMem, D]);
+  if (plan.ropeBase !== null && nMem > 0) {
+    // Scoring positions (llama_mem.py L355–420): all old blocks share the first slot.
+    const slots = Array.from({ length: nMem }, (_, m) => prefix + (m < recentFrom ? 0 : m - recentFrom + 1) * n + bs);
+    landmarks = rotateAt(landmarks, tf.tensor1d(slots), plan.ropeBase);
+  }
+  const logits = nMem > 0 ? batchMatMul(qs, landmarks, false, true) : tf.zeros([B, H, C, 0]);
+  let rank: tf.Tensor = logits;
+  if (plan.selection === "max-over-heads" && nMem > 0) rank = tf.softmax(logits).max(1, true);
+  if (plan.selection === "max-over-tokens" && nMem > 0) rank = tf.softmax(logits).max(2, true);
+  return { rank, scores: tf.broadcastTo(rank, [B, H, C, nMem]) as tf.Tensor4D };
+}
+
+/** Top-k blocks of the ranking scores, in ascending block order (the official code sorts them by index). */
+function selectBlocks(rank: tf.Tensor, z: Sizes): tf.Tensor4D {
+  const { B, H, C, kk } = z;
+  const top = topKIndices(rank, kk);
+  const sorted = kk > 0 ? tf.topk(top.cast("float32").neg(), kk).values.neg().cast("int32") : top;
+  return tf.broadcastTo(sorted, [B, H, C, kk]) as tf.Tensor4D;
+}
+
+/**
+ * Rows `index: [G, N]` (int32, constant) of `blocks: [G, nMem, F]` → `[G, N, F]`. The gradient is a
+ * one-hot product instead of TF.js's gather gradient, whose UnsortedSegmentSum kernel wasm lacks.
+ */
+function gatherBlocks(blocks: tf.Tensor, index: tf.Tensor): tf.Tensor {
+  const [G, nMem, F] = blocks.shape as [number, number, number];
+  const N = index.shape[1]!;
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
+    save([index]); // the closure's index is disposed with the forward scope; the tape keeps a copy
+    const flatIndex = index.add(tf.range(0, G * nMem, nMem, "int32").reshape([G, 1])).reshape([G * N]);
+    return {
+      value: tf.gather(x.reshape([G * nMem, F]), flatIndex).reshape([G, N, F]),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => batchMatMul(tf.oneHot(saved[0]!, nMem).cast("float32"), dy, true, false),
+    };
+  });
+  return op(blocks);
+}
+
+/** Output `[b, h, c, dv]` for a given selection: one softmax over grouped logits of [selected blocks ++ local keys]. */
+function attendSelected(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, selection: tf.Tensor, z: Sizes, plan: RetrievalPlan): tf.Tensor4D {
+  const { B, H, C, D, T, Dv, n, nMem, kk, L, prefix, recentFrom } = z;
+  const { blockSize: bs, memoryLength: M, ropeBase } = plan;
+  const offset = L - C; // local position of the first query
+  const qs = scaledQueries(q, z, plan);
+  let local = k.slice([0, 0, M, 0], [-1, -1, L, -1]);
+  if (ropeBase !== null) local = rotateAt(local, tf.range(M, T), ropeBase);
+  const G = B * H;
+  const qf = flat(qs);
+  const kf = flat(local);
+  const vf = flat(v.slice([0, 0, M, 0], [-1, -1, L, -1]));
+  const selFlat = selection.reshape([G, C, kk]);
+  const blockRows = kk > 0 ? k.slice([0, 0, 0, 0], [-1, -1, M, -1]).reshape([G, nMem, n * D]) : null;
+  const blockVals = kk > 0 ? v.slice([0, 0, 0, 0], [-1, -1, M, -1]).reshape([G, nMem, n * Dv]) : null;
+  const rows = Math.max(1, Math.min(rowsPerBlock(G, L + kk * n, C), Math.floor((1 << 22) / Math.max(1, G * kk * n * Math.max(D, Dv)))));
+  const outs: tf.Tensor[] = [];
+  for (let t0 = 0; t0 < C; t0 += rows) {
+    const r = Math.min(rows, C - t0);
+    const qRows = qf.slice([0, t0, 0], [-1, r, -1]);
+    const part = localGroupedLogits(qRows, kf, vf, offset + t0, bs, batchMatMul);
+    if (kk === 0) {
+      outs.push(batchMatMul(tf.softmax(part.logits), part.values));
+      continue;
+    }
+    const sel = selFlat.slice([0, t0, 0], [-1, r, -1]);
+    const index = sel.reshape([G, r * kk]);
+    let keys = gatherBlocks(blockRows!, index).reshape([G, r, kk, n, D]);
+    const vals = gatherBlocks(blockVals!, index).reshape([G, r, kk, n, Dv]);
+    if (ropeBase !== null) {
+      // Attention positions: selected block in slot order s sits at slot s + 1 if it is one of the k
+      // most recent blocks, else at slot s; all positions are exact when every block is retrieved.
+      const slot = tf.range(0, kk, 1, "int32").reshape([1, 1, kk]).add(tf.greaterEqual(sel, recentFrom).cast("int32"));
+      const pos = slot.mul(n).add(prefix).reshape([G, r, kk, 1]).add(tf.range(0, n, 1, "int32").reshape([1, 1, 1, n]));
+      keys = rotateAt(keys, pos, ropeBase);
+    }
+    // Per-query blocks: products as broadcast multiply-and-sum (kk·n keys per query, no dense pass).
+    const s = qRows.reshape([G, r, 1, 1, D]).mul(keys).sum(-1); // [G, r, kk, n]
+    const tok = s.slice([0, 0, 0, 0], [-1, -1, -1, bs]);
+    const lm = s.slice([0, 0, 0, bs], [-1, -1, -1, 1]);
+    const m = tok.max(-1, true);
+    const lse = m.add(tok.sub(m).exp().sum(-1, true).log());
+    const memLogits = tok.add(lm.sub(lse)).reshape([G, r, kk * bs]);
+    const w = tf.softmax(tf.concat([memLogits, part.logits], -1));
+    const wMem = w.slice([0, 0, 0], [-1, -1, kk * bs]).reshape([G, r, kk, bs, 1]);
+    const wLocal = w.slice([0, 0, kk * bs], [-1, -1, -1]);
+    const memOut = wMem.mul(vals.slice([0, 0, 0, 0, 0], [-1, -1, -1, bs, -1])).sum([2, 3]);
+    outs.push(memOut.add(batchMatMul(wLocal, part.values)));
+  }
+  return (outs.length === 1 ? outs[0]! : tf.concat(outs, 1)).reshape([B, H, C, Dv]) as tf.Tensor4D;
+}
+
+/**
+ * Runs `fn` off the gradient tape, so its result is a constant to `tf.grads` (TF.js has no
+ * stopGradient). Ops inside a customGrad forward are not recorded, and the dummy input keeps the node
+ * off every path from q, k, v: the int32 gather indices derived from the scores then never reach a
+ * gradient (TF.js would otherwise fail on their int32 "gradient").
+ */
+function offTape(fn: () => tf.Tensor): tf.Tensor {
+  const dummy = tf.scalar(0);
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({ value: fn(), gradFunc: () => tf.zerosLike(args[0] as tf.Tensor) }));
+  return op(dummy);
+}
+
 /**
  * Retrieval attention of `q: [b, h, c, d]` (the last c key positions) over `k, v: [b, h, seq, ·]`.
  * Returns output, selection and ranking scores (the caller disposes what it does not keep).
+ * The output's gradient flows through the selected blocks; the selection itself is a constant.
  */
 export function retrieve(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, plan: RetrievalPlan): LandmarkRetrievalResult {
-  const [B, H, C, D] = q.shape as [number, number, number, number];
-  const T = k.shape[2]!;
-  const Dv = v.shape[3]!;
-  const { blockSize: bs, memoryLength: M, ropeBase } = plan;
-  const n = bs + 1;
-  const nMem = M / n;
-  const kk = Math.min(plan.topK, nMem);
-  const L = T - M;
-  const offset = L - C; // local position of the first query
+  const z = sizesOf(q, k, v, plan);
   return tf.tidy(() => {
-    let qs = q.mul(plan.scale);
-    let local = k.slice([0, 0, M, 0], [-1, -1, L, -1]);
-    if (ropeBase !== null) {
-      qs = rotateAt(qs, tf.range(T - C, T), ropeBase);
-      local = rotateAt(local, tf.range(M, T), ropeBase);
-    }
-    const memK = k.slice([0, 0, 0, 0], [-1, -1, M, -1]).reshape([B, H, nMem, n, D]);
-    const memV = v.slice([0, 0, 0, 0], [-1, -1, M, -1]).reshape([B, H, nMem, n, Dv]);
-    // Official stingy positions: the k retrieved blocks take the k + 1 block slots before the chunk;
-    // all old blocks share the first slot when scored (llama_mem.py L355–420).
-    const prefix = M - (kk + 1) * n;
-    const recentFrom = nMem - kk;
-
-    // 1. Rank the memory blocks by their landmark logits.
-    let landmarks = memK.slice([0, 0, 0, bs, 0], [-1, -1, -1, 1, -1]).reshape([B, H, nMem, D]);
-    if (ropeBase !== null && nMem > 0) {
-      const slots = Array.from({ length: nMem }, (_, m) => prefix + (m < recentFrom ? 0 : m - recentFrom + 1) * n + bs);
-      landmarks = rotateAt(landmarks, tf.tensor1d(slots), ropeBase);
-    }
-    const logits = nMem > 0 ? batchMatMul(qs, landmarks, false, true) : tf.zeros([B, H, C, 0]);
-    let rank: tf.Tensor = logits;
-    if (plan.selection === "max-over-heads" && nMem > 0) rank = tf.softmax(logits).max(1, true);
-    if (plan.selection === "max-over-tokens" && nMem > 0) rank = tf.softmax(logits).max(2, true);
-    const top = topKIndices(rank, kk);
-    // Ascending block order (the official code sorts the selected blocks by index).
-    const sorted = kk > 0 ? tf.topk(top.cast("float32").neg(), kk).values.neg().cast("int32") : top;
-    const selection = tf.broadcastTo(sorted, [B, H, C, kk]) as tf.Tensor4D;
-    const scores = tf.broadcastTo(rank, [B, H, C, nMem]) as tf.Tensor4D;
-
-    // 2. Attend over [selected blocks ++ local keys] with one softmax over grouped logits.
-    const G = B * H;
-    const qf = flat(qs);
-    const kf = flat(local);
-    const vf = flat(v.slice([0, 0, M, 0], [-1, -1, L, -1]));
-    const selFlat = selection.reshape([G, C, kk]);
-    const base = kk > 0 ? tf.range(0, G * nMem, nMem, "int32").reshape([G, 1, 1]) : null;
-    const blockRows = kk > 0 ? memK.reshape([G * nMem, n, D]) : null;
-    const blockVals = kk > 0 ? memV.reshape([G * nMem, n, Dv]) : null;
-    const rows = Math.max(1, Math.min(rowsPerBlock(G, L + kk * n, C), Math.floor((1 << 22) / Math.max(1, G * kk * n * Math.max(D, Dv)))));
-    const outs: tf.Tensor[] = [];
-    for (let t0 = 0; t0 < C; t0 += rows) {
-      const r = Math.min(rows, C - t0);
-      const qRows = qf.slice([0, t0, 0], [-1, r, -1]);
-      const part = localGroupedLogits(qRows, kf, vf, offset + t0, bs, batchMatMul);
-      if (kk === 0) {
-        outs.push(batchMatMul(tf.softmax(part.logits), part.values));
-        continue;
-      }
-      const sel = selFlat.slice([0, t0, 0], [-1, r, -1]);
-      const index = sel.add(base!).reshape([-1]);
-      let keys = tf.gather(blockRows!, index).reshape([G, r, kk, n, D]);
-      const vals = tf.gather(blockVals!, index).reshape([G, r, kk, n, Dv]);
-      if (ropeBase !== null) {
-        const slot = tf.range(0, kk, 1, "int32").reshape([1, 1, kk]).add(tf.greaterEqual(sel, recentFrom).cast("int32"));
-        const pos = slot.mul(n).add(prefix).reshape([G, r, kk, 1]).add(tf.range(0, n, 1, "int32").reshape([1, 1, 1, n]));
-        keys = rotateAt(keys, pos, ropeBase);
-      }
-      const s = qRows.reshape([G, r, 1, 1, D]).mul(keys).sum(-1); // [G, r, kk, n]
-      const tok = s.slice([0, 0, 0, 0], [-1, -1, -1, bs]);
-      const lm = s.slice([0, 0, 0, bs], [-1, -1, -1, 1]);
-      const m = tok.max(-1, true);
-      const lse = m.add(tok.sub(m).exp().sum(-1, true).log());
-      const memLogits = tok.add(lm.sub(lse)).reshape([G, r, kk * bs]);
-      const w = tf.softmax(tf.concat([memLogits, part.logits], -1));
-      const wMem = w.slice([0, 0, 0], [-1, -1, kk * bs]).reshape([G, r, kk, bs, 1]);
-      const wLocal = w.slice([0, 0, kk * bs], [-1, -1, -1]);
-      const memOut = wMem.mul(vals.slice([0, 0, 0, 0, 0], [-1, -1, -1, bs, -1])).sum([2, 3]);
-      outs.push(memOut.add(batchMatMul(wLocal, part.values)));
-    }
-    const output = (outs.length === 1 ? outs[0]! : tf.concat(outs, 1)).reshape([B, H, C, Dv]) as tf.Tensor4D;
+    const { rank, scores } = rankBlocks(q, k, z, plan);
+    const selection = offTape(() => selectBlocks(rank, z)) as tf.Tensor4D;
+    const output = attendSelected(q, k, v, selection, z, plan);
     return { output, selection, scores };
   });
 }
