@@ -29,6 +29,9 @@ export interface BatchOptions {
 /** One tensor per column, `[batch, ...shape]`; the caller owns (and disposes) them. */
 export type Batch = Record<string, tf.Tensor>;
 
+/** Named columns: any object whose values are columns (so `mqar(...)` output passes as is). */
+export type Columns<C = Record<string, ColumnLike>> = { [K in keyof C]: ColumnLike };
+
 const FN = "batches";
 const KNOWN = ["batchSize", "shuffle", "seed", "epochs", "dropRemainder", "position"];
 
@@ -55,7 +58,7 @@ export class BatchIterator implements IterableIterator<Batch> {
   private order: number[] | null = null;
   private orderEpoch = -1;
 
-  constructor(columns: Record<string, ColumnLike>, options: BatchOptions) {
+  constructor(columns: Columns<object>, options: BatchOptions) {
     if (columns === null || typeof columns !== "object" || Array.isArray(columns)) {
       throw new OptionError(`${FN}: columns must be an object of named columns, got ${String(columns)}`);
     }
@@ -67,7 +70,7 @@ export class BatchIterator implements IterableIterator<Batch> {
     checkSeed(FN, "seed", seed);
     if (epochs !== Infinity) assertInteger(FN, "epochs", epochs, { min: 0 });
     assertBoolean(FN, "dropRemainder", dropRemainder);
-    this.columns = Object.entries(columns).map(([name, data]) => [name, column(data, {}, FN, `columns.${name}`)]);
+    this.columns = Object.entries(columns as Record<string, ColumnLike>).map(([name, data]) => [name, column(data, {}, FN, `columns.${name}`)]);
     if (this.columns.length === 0) throw new OptionError(`${FN}: columns must name at least one column`);
     const [first, firstColumn] = this.columns[0]!;
     for (const [name, c] of this.columns) {
@@ -145,7 +148,7 @@ export function gather(columns: readonly [string, Column][], indices: readonly n
 }
 
 /** Seeded, resumable mini-batches: `for (const batch of batches({ inputs, labels }, { batchSize: 32 }))`. */
-export function batches(columns: Record<string, ColumnLike>, options: BatchOptions): BatchIterator {
+export function batches<C extends Columns<C>>(columns: C, options: BatchOptions): BatchIterator {
   return new BatchIterator(columns, options);
 }
 
@@ -159,7 +162,7 @@ export interface TfDatasetOptions extends BatchOptions {
  * The same batches as a `tf.data.Dataset`; each iteration of the dataset starts again from `position`
  * (or the beginning). Without `xs`/`ys` the elements are the named batches.
  */
-export function toTfDataset(columns: Record<string, ColumnLike>, options: TfDatasetOptions): tf.data.Dataset<tf.TensorContainer> {
+export function toTfDataset<C extends Columns<C>>(columns: C, options: TfDatasetOptions): tf.data.Dataset<tf.TensorContainer> {
   const fn = "toTfDataset";
   if (options === null || typeof options !== "object") throw new OptionError(`${fn}: options must be an object, got ${String(options)}`);
   const { xs, ys, ...batchOptions } = options;
