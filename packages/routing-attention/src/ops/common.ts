@@ -27,7 +27,9 @@ export function blockMeans(x: tf.Tensor, size: number): tf.Tensor {
 export function detached(inputs: tf.Tensor[], fn: (...xs: tf.Tensor[]) => tf.Tensor): tf.Tensor {
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const xs = args.slice(0, inputs.length) as tf.Tensor[];
-    return { value: fn(...xs), gradFunc: () => xs.map((x) => tf.zerosLike(x)) };
+    // Shapes only: the inputs may be disposed by the time the gradient runs.
+    const shapes = xs.map((x) => ({ shape: x.shape, dtype: x.dtype }));
+    return { value: fn(...xs), gradFunc: () => shapes.map((x) => tf.zeros(x.shape)) };
   });
   return op(...inputs);
 }
@@ -38,13 +40,15 @@ export function detached(inputs: tf.Tensor[], fn: (...xs: tf.Tensor[]) => tf.Ten
  */
 export function gatherRows(x: tf.Tensor2D, indices: tf.Tensor1D): tf.Tensor2D {
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [rows, idx] = args as [tf.Tensor2D, tf.Tensor1D];
+    const [rows, idx, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+    save([idx]);
+    const shape = rows.shape;
     return {
       value: tf.gather(rows, idx, 0),
-      gradFunc: (dy: tf.Tensor | tf.Tensor[]) => [
-        tf.scatterND(idx.expandDims(1), dy as tf.Tensor, rows.shape),
-        tf.zerosLike(idx),
-      ],
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const kept = saved[0]!;
+        return [tf.scatterND(kept.expandDims(1), dy as tf.Tensor, shape), tf.zeros(kept.shape)];
+      },
     };
   });
   return op(x, indices) as tf.Tensor2D;
