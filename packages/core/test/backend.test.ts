@@ -45,6 +45,9 @@ describe("registerLayer", () => {
     }
     registerLayer(Doubler);
     expect(tf.serialization.getRegisteredName(Doubler)).toBe("attnkit>Doubler");
-    expect(() => registerLayer(class {} as never)).toThrow(OptionError);
+    class Nameless extends tf.layers.Layer {
+      static className = "";
+    }
+    expect(() => registerLayer(Nameless as never)).toThrow(OptionError);
   });
 });

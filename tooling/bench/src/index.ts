@@ -5,7 +5,7 @@ import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend, type BackendName } from "@attnkit/core";
 
-type Result = tf.Tensor | tf.Tensor[] | Record<string, tf.Tensor> | void;
+type Result = tf.Tensor | tf.Tensor[] | Record<string, tf.Tensor> | undefined;
 
 function tensorsOf(x: unknown): tf.Tensor[] {
   if (x instanceof tf.Tensor) return [x];
@@ -29,11 +29,14 @@ export interface MeasureOptions {
 export async function measure(fn: () => Result | Promise<Result>, options: MeasureOptions = {}): Promise<number> {
   const { warmup = 1, reps = 5 } = options;
   const once = async (): Promise<number> => {
+    // A scope per call, so the intermediates of a formulation without its own tf.tidy (the naive
+    // baselines) are freed too and never pile up across repetitions.
+    tf.engine().startScope();
     const t0 = performance.now();
     const out = tensorsOf(await fn());
     await Promise.all(out.map((t) => t.data()));
     const ms = performance.now() - t0;
-    tf.dispose(out);
+    tf.engine().endScope();
     return ms;
   };
   for (let i = 0; i < warmup; i++) await once();
@@ -43,14 +46,12 @@ export async function measure(fn: () => Result | Promise<Result>, options: Measu
   return times[Math.floor(times.length / 2)]!;
 }
 
-/** Peak bytes of tensor memory while `fn` runs (tf.profile), and its results disposed. */
+/** Peak bytes of tensor memory that `fn` adds above what was already allocated (tf.profile). */
 export async function peakBytes(fn: () => Result): Promise<number> {
-  const info = await tf.profile(() => {
-    const out = fn();
-    return tensorsOf(out) as unknown as tf.TensorContainer;
-  });
+  const before = tf.memory().numBytes;
+  const info = await tf.profile(() => tf.tidy(() => tensorsOf(fn())) as unknown as tf.TensorContainer);
   tf.dispose(info.result as unknown as tf.Tensor[]);
-  return info.peakBytes;
+  return info.peakBytes - before;
 }
 
 export interface Target {
