@@ -6,3 +6,6 @@ export { moeForward, type MoeForwardOptions, type ExpertWeights, type Activation
 export { expertCapacity } from "./ops/dispatch";
 export { loadBalancingLoss, routerZLoss, type LoadBalancingLossOptions } from "./ops/losses";
 export { routingEntropy, routingFluctuation, type RoutingFluctuation } from "./ops/routing-stats";
+export { MoE, moe, type MoEArgs } from "./layers/moe";
+export { AttentionMoEBlock, type AttentionMoEBlockArgs } from "./layers/attention-moe-block";
+export { type MoeOptions, type Router, type RoutingStats, type StepStats } from "./layers/moe-common";

@@ -25,12 +25,12 @@ function matmul(a: number[][], b: number[][]): number[][] {
 const rows = (a: HostArray): number[][] => Array.from({ length: a.shape[0]! }, (_, i) => row(a, i));
 const toHost = (m: number[][]): HostArray => hostArray([m.length, m[0]?.length ?? 0], m.flat());
 
-export interface ReferenceGate {
+export type ReferenceGate = {
   combine: HostArray;
   indices: HostArray;
   probs: HostArray;
   mixedProbs: HostArray;
-}
+};
 
 /** Router logits and the selection of one gate; `mix` = null for the plain gate. */
 function gate(

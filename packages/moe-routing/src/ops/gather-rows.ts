@@ -9,7 +9,7 @@ const gather = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   const rows = x.shape[0]!;
   return {
     value: tf.gather(x, indices),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.unsortedSegmentSum(dy, saved[0]!, rows), tf.zeros(saved[0]!.shape, "float32")],
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.unsortedSegmentSum(dy, saved[0]! as tf.Tensor1D, rows), tf.zeros(saved[0]!.shape, "float32")],
   };
 });
 
