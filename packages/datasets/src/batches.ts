@@ -156,16 +156,24 @@ export interface TfDatasetOptions extends BatchOptions {
   /** Column(s) that form `xs` (for `model.fitDataset`); with `ys`, elements are `{ xs, ys }`. */
   xs?: string | string[];
   ys?: string | string[];
+  /**
+   * Each new iteration of the dataset (each `fitDataset` epoch) continues with the next `epochs` epochs
+   * of the seeded sequence, so shuffles differ between passes, as tf.data's own shuffle does. false:
+   * every iteration repeats the first. Default true.
+   */
+  reshuffleEachIteration?: boolean;
 }
 
 /**
- * The same batches as a `tf.data.Dataset`; each iteration of the dataset starts again from `position`
- * (or the beginning). Without `xs`/`ys` the elements are the named batches.
+ * The same batches as a `tf.data.Dataset`. Its first iteration equals `batches(columns, options)`
+ * (from `position` when given); iteration k (with `reshuffleEachIteration`) yields epochs
+ * [k·epochs, (k+1)·epochs). Without `xs`/`ys` the elements are the named batches.
  */
 export function toTfDataset<C extends Columns<C>>(columns: C, options: TfDatasetOptions): tf.data.Dataset<tf.TensorContainer> {
   const fn = "toTfDataset";
   if (options === null || typeof options !== "object") throw new OptionError(`${fn}: options must be an object, got ${String(options)}`);
-  const { xs, ys, ...batchOptions } = options;
+  const { xs, ys, reshuffleEachIteration = true, ...batchOptions } = options;
+  assertBoolean(fn, "reshuffleEachIteration", reshuffleEachIteration);
   if ((xs === undefined) !== (ys === undefined)) throw new OptionError(`${fn}: xs and ys must be given together, got only ${xs === undefined ? "ys" : "xs"}`);
   const pick = (arg: string, names: string | string[]): string[] => {
     const list = typeof names === "string" ? [names] : names;
@@ -177,8 +185,13 @@ export function toTfDataset<C extends Columns<C>>(columns: C, options: TfDataset
   const yNames = ys === undefined ? null : pick("ys", ys);
   // Validate now, so a bad option throws here and not at the first training step.
   new BatchIterator(columns, batchOptions);
+  const epochs = batchOptions.epochs ?? 1;
+  let pass = 0;
   return tf.data.generator(() => {
-    const it = new BatchIterator(columns, batchOptions);
+    // With endless epochs the first iteration never ends, so there is no later one to continue.
+    const k = reshuffleEachIteration && epochs !== Infinity ? pass++ : 0;
+    const passOptions = k === 0 ? batchOptions : { ...batchOptions, position: { epoch: k * epochs, batch: 0 }, epochs: (k + 1) * epochs };
+    const it = new BatchIterator(columns, passOptions);
     if (xNames === null || yNames === null) return it;
     // A single name given as a string yields the tensor itself; a list yields a named map.
     const group = (b: Batch, names: string[], single: boolean): tf.Tensor | Batch => (single ? b[names[0]!]! : Object.fromEntries(names.map((n) => [n, b[n]!])));

@@ -134,27 +134,30 @@ describe("batches", () => {
 describe("toTfDataset", () => {
   beforeAll(() => useBackend("cpu"));
 
-  it("yields the iterator's batches, afresh on each pass, from a saved position", async () => {
+  it("yields the iterator's batches, continuing the seeded epochs on each new pass", async () => {
     const options: BatchOptions = { batchSize: 5, seed: 4, epochs: 2 };
-    const want = await drain(batches(data, options));
-    const ds = toTfDataset(data, options);
-    for (let pass = 0; pass < 2; pass++) {
+    const passes = await drain(batches(data, { ...options, epochs: 6 }));
+    const collect = async (ds: ReturnType<typeof toTfDataset>): Promise<Record<string, number[]>[]> => {
       const got: Record<string, number[]>[] = [];
-      await ds.forEachAsync((b) => {
-        got.push(b as never);
-        tf.dispose(b);
-      });
-      expect(got.length).toBe(want.length);
-    }
-    const got: Record<string, number[]>[] = [];
-    const it = await ds.iterator();
-    for (let r = await it.next(); !r.done; r = await it.next()) got.push(await read(r.value as Batch));
-    expect(got).toEqual(want);
+      const it = await ds.iterator();
+      for (let r = await it.next(); !r.done; r = await it.next()) got.push(await read(r.value as Batch));
+      return got;
+    };
+    const ds = toTfDataset(data, options);
+    expect(await collect(ds)).toEqual(passes.slice(0, 10));
+    expect(await collect(ds)).toEqual(passes.slice(10, 20));
+    let count = 0;
+    await ds.forEachAsync((b) => {
+      count++;
+      tf.dispose(b);
+    });
+    expect(count).toBe(10);
+    const same = toTfDataset(data, { ...options, reshuffleEachIteration: false });
+    expect(await collect(same)).toEqual(passes.slice(0, 10));
+    expect(await collect(same)).toEqual(passes.slice(0, 10));
+    // A saved position resumes the first pass exactly.
     const resumed = toTfDataset(data, { ...options, position: { epoch: 1, batch: 2 } });
-    const rest: Record<string, number[]>[] = [];
-    const it2 = await resumed.iterator();
-    for (let r = await it2.next(); !r.done; r = await it2.next()) rest.push(await read(r.value as Batch));
-    expect(rest).toEqual(want.slice(7));
+    expect(await collect(resumed)).toEqual(passes.slice(7, 10));
   });
 
   it("feeds model.fitDataset as { xs, ys } without leaking", async () => {
@@ -176,6 +179,7 @@ describe("toTfDataset", () => {
     expect(() => toTfDataset(data, { batchSize: 2, xs: "x" })).toThrow(/toTfDataset: xs and ys must be given together/);
     expect(() => toTfDataset(data, { batchSize: 2, xs: "x", ys: "nope" })).toThrow(/toTfDataset: ys names the column "nope"/);
     expect(() => toTfDataset(data, { batchSize: -2 })).toThrow(/batchSize/);
+    expect(() => toTfDataset(data, { batchSize: 2, reshuffleEachIteration: 0 as never })).toThrow(/toTfDataset: reshuffleEachIteration must be true or false/);
   });
 });
 
