@@ -7,3 +7,5 @@ export {
   type LandmarkRetrievalResult,
   type LandmarkSelection,
 } from "./ops/retrieval";
+export { LandmarkMemory, type LandmarkMemoryOptions } from "./layers/landmark-memory";
+export { LandmarkAttention, type LandmarkAttentionArgs } from "./layers/landmark-attention";

@@ -116,7 +116,8 @@ function rankBlocks(q: tf.Tensor, k: tf.Tensor, z: Sizes, plan: RetrievalPlan): 
   const { B, H, C, D, n, nMem, prefix, recentFrom } = z;
   const bs = plan.blockSize;
   const qs = scaledQueries(q, z, plan);
-  let landmarks = k.slice([0, 0, 0, 0], [-1, -1, plan.memoryLength, -1]).reshape([B, H, nMem, n, D]).slice([0, 0, 0, bs, 0], [-1, -1, -1, 1, -1]).reshape([B, H, nMem, D]);
+  // Rank ≤ 4 throughout: TF.js's WebGPU shaders have no rank-5 coordinates.
+  let landmarks = k.slice([0, 0, 0, 0], [-1, -1, plan.memoryLength, -1]).reshape([B * H, nMem, n, D]).slice([0, 0, bs, 0], [-1, -1, 1, -1]).reshape([B, H, nMem, D]);
   if (plan.ropeBase !== null && nMem > 0) {
     // Scoring positions (llama_mem.py L355–420): all old blocks share the first slot.
     const slots = Array.from({ length: nMem }, (_, m) => prefix + (m < recentFrom ? 0 : m - recentFrom + 1) * n + bs);
@@ -183,26 +184,27 @@ function attendSelected(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, selection: tf.
     }
     const sel = selFlat.slice([0, t0, 0], [-1, r, -1]);
     const index = sel.reshape([G, r * kk]);
-    let keys = gatherBlocks(blockRows!, index).reshape([G, r, kk, n, D]);
-    const vals = gatherBlocks(blockVals!, index).reshape([G, r, kk, n, Dv]);
+    // Rank ≤ 4 throughout: TF.js's WebGPU shaders have no rank-5 coordinates.
+    let keys = gatherBlocks(blockRows!, index).reshape([G * r, kk, n, D]);
+    const vals = gatherBlocks(blockVals!, index).reshape([G * r, kk, n, Dv]);
     if (ropeBase !== null) {
       // Attention positions: selected block in slot order s sits at slot s + 1 if it is one of the k
       // most recent blocks, else at slot s; all positions are exact when every block is retrieved.
       const slot = tf.range(0, kk, 1, "int32").reshape([1, 1, kk]).add(tf.greaterEqual(sel, recentFrom).cast("int32"));
-      const pos = slot.mul(n).add(prefix).reshape([G, r, kk, 1]).add(tf.range(0, n, 1, "int32").reshape([1, 1, 1, n]));
+      const pos = slot.mul(n).add(prefix).reshape([G * r, kk, 1]).add(tf.range(0, n, 1, "int32").reshape([1, 1, n]));
       keys = rotateAt(keys, pos, ropeBase);
     }
     // Per-query blocks: products as broadcast multiply-and-sum (kk·n keys per query, no dense pass).
-    const s = qRows.reshape([G, r, 1, 1, D]).mul(keys).sum(-1); // [G, r, kk, n]
-    const tok = s.slice([0, 0, 0, 0], [-1, -1, -1, bs]);
-    const lm = s.slice([0, 0, 0, bs], [-1, -1, -1, 1]);
+    const s = qRows.reshape([G * r, 1, 1, D]).mul(keys).sum(-1); // [G·r, kk, n]
+    const tok = s.slice([0, 0, 0], [-1, -1, bs]);
+    const lm = s.slice([0, 0, bs], [-1, -1, 1]);
     const m = tok.max(-1, true);
     const lse = m.add(tok.sub(m).exp().sum(-1, true).log());
     const memLogits = tok.add(lm.sub(lse)).reshape([G, r, kk * bs]);
     const w = tf.softmax(tf.concat([memLogits, part.logits], -1));
-    const wMem = w.slice([0, 0, 0], [-1, -1, kk * bs]).reshape([G, r, kk, bs, 1]);
+    const wMem = w.slice([0, 0, 0], [-1, -1, kk * bs]).reshape([G * r, kk, bs, 1]);
     const wLocal = w.slice([0, 0, kk * bs], [-1, -1, -1]);
-    const memOut = wMem.mul(vals.slice([0, 0, 0, 0, 0], [-1, -1, -1, bs, -1])).sum([2, 3]);
+    const memOut = wMem.mul(vals.slice([0, 0, 0, 0], [-1, -1, bs, -1])).sum([1, 2]).reshape([G, r, Dv]);
     outs.push(memOut.add(batchMatMul(wLocal, part.values)));
   }
   return (outs.length === 1 ? outs[0]! : tf.concat(outs, 1)).reshape([B, H, C, Dv]) as tf.Tensor4D;
