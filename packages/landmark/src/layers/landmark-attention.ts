@@ -29,7 +29,9 @@ export interface LandmarkAttentionArgs {
 }
 
 const NAME = "LandmarkAttention";
-const KEYS = ["numHeads", "keyDim", "valueDim", "blockSize", "topK", "selection", "ropeBase", "name", "trainable", "inputShape", "batchInputShape", "dtype", "batchSize"];
+const KEYS = ["numHeads", "keyDim", "valueDim", "blockSize", "topK", "selection", "ropeBase", "name", "trainable", "inputShape", "batchInputShape", "dtype", "batchSize", "inputDType", "weights",
+  // tf.layers passes this through fromConfig.
+  "customObjects"];
 
 type LayerVariable = ReturnType<tf.layers.Layer["addWeight"]>;
 
