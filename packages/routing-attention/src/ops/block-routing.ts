@@ -84,17 +84,23 @@ export function blockRoutingAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, 
       const t1 = Math.min(seqQ, t0 + blockRows);
       const k1 = offset + t1; // keys beyond the last query of the chunk are never visible
       const nb = Math.ceil(k1 / blockSize);
-      // Chosen past blocks → a block mask [b, h, rows, nb] → a token mask over keys [0, k1).
+      // Chosen past blocks → a block mask [b, h, rows, nb] → a token mask over keys [0, k1), plus the
+      // current block, causally. Built off the tape: routing is not differentiated.
       const idx = indices.slice([0, 0, t0, 0], [-1, -1, t1 - t0, -1]);
-      const chosen = topK > 1 ? tf.oneHot(idx, nb, 1, 0, "float32").sum(-2).greater(0) : tf.zeros([batch, heads, t1 - t0, nb], "bool");
-      // Rank 4 throughout: WebGPU's tile/broadcast of rank ≥ 5 falls back to a synchronous read.
-      const keyBlock = tf.floorDiv(tf.range(0, k1, 1, "int32"), tf.scalar(blockSize, "int32"));
-      const chosenTokens = tf.gather(chosen.cast("float32"), keyBlock, 3).greater(0);
-      // The current block, causally.
-      const pos = tf.range(offset + t0, offset + t1, 1, "int32").reshape([-1, 1]);
-      const keys = tf.range(0, k1, 1, "int32").reshape([1, -1]);
-      const local = tf.logicalAnd(tf.lessEqual(keys, pos), tf.equal(tf.floorDiv(keys, tf.scalar(blockSize, "int32")), tf.floorDiv(pos, tf.scalar(blockSize, "int32"))));
-      const keep = tf.logicalOr(chosenTokens, local);
+      const keep = detached([idx], (ix) => {
+        // Rank 4 throughout: WebGPU's tile/broadcast of rank ≥ 5 falls back to a synchronous read.
+        const chosen =
+          topK > 1
+            ? tf.oneHot(ix!, Math.max(2, nb), 1, 0, "float32").sum(-2).slice([0, 0, 0, 0], [-1, -1, -1, nb])
+            : tf.zeros([batch, heads, t1 - t0, nb]);
+        const keyBlock = tf.floorDiv(tf.range(0, k1, 1, "int32"), tf.scalar(blockSize, "int32"));
+        const chosenTokens = tf.gather(chosen, keyBlock, 3).greater(0);
+        const pos = tf.range(offset + t0, offset + t1, 1, "int32").reshape([-1, 1]);
+        const keys = tf.range(0, k1, 1, "int32").reshape([1, -1]);
+        const blockOf = (x: tf.Tensor) => tf.floorDiv(x, tf.scalar(blockSize, "int32"));
+        const local = tf.logicalAnd(tf.lessEqual(keys, pos), tf.equal(blockOf(keys), blockOf(pos)));
+        return tf.logicalOr(chosenTokens, local);
+      });
       const logits = batchMatMul(qs.slice([0, 0, t0, 0], [-1, -1, t1 - t0, -1]), k.slice([0, 0, 0, 0], [-1, -1, k1, -1]), false, true);
       const p = tf.softmax(tf.where(keep, logits, tf.fill(logits.shape, MASKED)));
       outs.push(batchMatMul(p, v.slice([0, 0, 0, 0], [-1, -1, k1, -1])));

@@ -133,7 +133,8 @@ export function hierarchicalTopK(q: tf.Tensor, k: tf.Tensor, options: Hierarchic
       if (force) {
         const last = causal ? own : tf.scalar(nBlocks - 1, "int32");
         const forced = tf.logicalOr(tf.equal(blockIds, 0), tf.equal(blockIds, last));
-        blockScores = tf.where(forced, tf.scalar(Infinity), blockScores);
+        // A large finite value, not +∞: TF.js's topk compares by subtraction, and ∞ − ∞ breaks the lower-index tie rule.
+        blockScores = tf.where(forced, tf.scalar(3e38), blockScores);
       }
       const blocks = sortAscending(topKIndices(blockScores, takeBlocks, eligible ? { valid: eligible } : {}), nBlocks);
       blockParts.push(blocks);
