@@ -9,3 +9,12 @@ export {
 } from "./ops/retrieval";
 export { LandmarkMemory, type LandmarkMemoryOptions } from "./layers/landmark-memory";
 export { LandmarkAttention, type LandmarkAttentionArgs } from "./layers/landmark-attention";
+export {
+  passkeyPrompt,
+  passkeyHitRate,
+  passkeyVocabulary,
+  PASSKEY_WORDS,
+  type PasskeyPrompt,
+  type PasskeyPromptOptions,
+  type PasskeyVocabulary,
+} from "./ops/passkey";
