@@ -6,3 +6,6 @@ export * from "./ops/transnormer";
 export * from "./layers/linear-attention";
 export * from "./layers/lightning-attention";
 export * from "./layers/gated-delta-net";
+export { npMap, type NpMapOptions } from "./ops/np-map";
+export { stillSaliency, stillAttention, type StillSaliencyOptions, type StillAttentionOptions, type StillAttentionWithMask, type SaliencyVariant } from "./ops/still";
+export { tokenHybridAttention, natslRoute, type TokenHybridAttentionOptions, type TokenHybridBranches, type NatslRouteOptions } from "./ops/token-hybrid";

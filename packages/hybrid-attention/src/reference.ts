@@ -2,3 +2,5 @@
 export * from "./reference/linear";
 export * from "./reference/gated-delta";
 export * from "./reference/transnormer";
+export * from "./reference/still";
+export * from "./reference/natsl";
