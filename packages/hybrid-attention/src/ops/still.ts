@@ -78,7 +78,7 @@ export function stillSaliency(q: tf.Tensor, k: tf.Tensor, options: StillSaliency
   return tf.tidy(() => saliencyOf(q, k, C, variant, scale, eps));
 }
 
-function saliencyOf(q: tf.Tensor, k: tf.Tensor, C: number, variant: SaliencyVariant, scale: number, eps: number): tf.Tensor3D {
+export function saliencyOf(q: tf.Tensor, k: tf.Tensor, C: number, variant: SaliencyVariant, scale: number, eps: number): tf.Tensor3D {
   const [b, h, T] = q.shape as [number, number, number, number];
   const n = Math.ceil(T / C);
   const qc = chunked(q, n, C);
@@ -132,7 +132,7 @@ function selectSalient(saliency: tf.Tensor, C: number, topK: number): tf.Tensor 
 
 // The selection is a routing decision: no gradient. Running it inside customGrad keeps topk and the
 // comparisons off the tape (TF.js has no gradient for them) while values still flow through the mask.
-const selectDetached = (C: number, topK: number) =>
+export const selectDetached = (C: number, topK: number) =>
   tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const saliency = args[0] as tf.Tensor;
     return { value: selectSalient(saliency, C, topK), gradFunc: () => [tf.zerosLike(saliency)] };

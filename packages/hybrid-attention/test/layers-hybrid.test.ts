@@ -1,0 +1,57 @@
+import * as tf from "@tensorflow/tfjs";
+import { expect, it } from "vitest";
+import { OptionError } from "@attnkit/core";
+import { describeBackends, expectClose, expectNoLeaks, randomPair, runLayerTest } from "@attnkit/testing";
+import { StillHybridAttention, type StillCache } from "../src/layers/still-hybrid-attention";
+
+type Cached<C> = tf.layers.Layer & { callWithCache: (x: tf.Tensor, cache?: C | null) => { output: tf.Tensor; cache: C & { position: number } } };
+
+// Full forward = two pieces with the carried cache = token by token.
+async function expectCacheEqualsFull<C extends object>(layer: Cached<C>, x: tf.Tensor, cut1: number, tol = { atol: 2e-5, rtol: 2e-4 }): Promise<void> {
+  const seq = x.shape[1]!;
+  const full = layer.apply(x) as tf.Tensor;
+  const cut = (from: number, len: number) => x.slice([0, from, 0], [-1, len, -1]);
+  const a = layer.callWithCache(cut(0, cut1));
+  const b = layer.callWithCache(cut(cut1, seq - cut1), a.cache);
+  await expectClose(tf.concat([a.output, b.output], 1), full, tol);
+  let cache: (C & { position: number }) | null = null;
+  const steps: tf.Tensor[] = [];
+  for (let t = 0; t < seq; t++) {
+    const r = layer.callWithCache(cut(t, 1), cache);
+    if (cache) tf.dispose(Object.values(cache).filter((y): y is tf.Tensor => y instanceof tf.Tensor));
+    cache = r.cache;
+    steps.push(r.output);
+  }
+  expect(cache!.position).toBe(seq);
+  await expectClose(tf.concat(steps, 1), full, tol);
+}
+
+describeBackends("hybrid layers", (backend) => {
+  const small = backend === "webgpu";
+
+  it("StillHybridAttention passes the layer checks", async () => {
+    await runLayerTest({ make: () => new StillHybridAttention({ numHeads: 2, keyDim: 4, chunkSize: 3, topK: 1 }), inputShape: [small ? 7 : 11, 6], expectedWeights: 9 });
+  });
+
+  it("StillHybridAttention: cache = full forward (both saliency variants, phantom keys)", async () => {
+    for (const [saliency, phantom] of [["paper", false], ["code", true]] as const) {
+      const layer = new StillHybridAttention({ numHeads: 2, keyDim: 4, valueDim: 3, featureDim: 5, chunkSize: 3, topK: 1, saliency, phantomFirstChunk: phantom }) as unknown as Cached<StillCache>;
+      const x = randomPair([2, small ? 8 : 13, 6], 3, 2).tensor;
+      await expectCacheEqualsFull(layer, x, 4);
+      x.dispose();
+    }
+  });
+
+  it("StillHybridAttention leaks nothing and rejects bad arguments", async () => {
+    const layer = new StillHybridAttention({ numHeads: 1, keyDim: 4, chunkSize: 4 });
+    const x = randomPair([1, 9, 5], 5).tensor;
+    layer.apply(x);
+    await expectNoLeaks(() => layer.apply(x));
+    expect(layer.topK).toBe(1);
+    expect(() => new StillHybridAttention({ numHeads: 1, keyDim: 4, chunkSize: 4, topK: 5 })).toThrow(/StillHybridAttention: topK must be an integer in \[0, 4\]/);
+    expect(() => new StillHybridAttention({ numHeads: 1, keyDim: 4, saliency: "kl" as never })).toThrow(OptionError);
+    expect(() => new StillHybridAttention({ numHeads: 1, keyDim: 4, chunksize: 4 } as never)).toThrow(/unknown option 'chunksize'/);
+    expect(() => layer.apply(tf.zeros([1, 3, 4]))).toThrow(/input must have shape \[batch, seq, 5\]/);
+    x.dispose();
+  });
+});
