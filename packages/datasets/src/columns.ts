@@ -14,13 +14,17 @@ export interface Column {
   write(i: number, out: Int32Array | Float32Array, offset: number): void;
 }
 
+export type NumericArray = Int8Array | Uint8Array | Uint8ClampedArray | Int16Array | Uint16Array | Int32Array | Uint32Array | Float32Array | Float64Array;
+
 /** A column, a rectangular `number[][]`, or a flat array of per-example scalars. */
-export type ColumnLike = Column | readonly (readonly number[])[] | readonly number[] | Int32Array | Float32Array | Uint8Array;
+export type ColumnLike = Column | readonly (readonly number[])[] | readonly number[] | NumericArray;
+
+const isNumericArray = (x: unknown): x is NumericArray => ArrayBuffer.isView(x) && !(x instanceof DataView) && !(x instanceof BigInt64Array) && !(x instanceof BigUint64Array);
 
 export interface ColumnOptions {
   /** Shape of one example; a flat array is cut into examples of this many values. Default: the row length (`number[][]`) or `[]`. */
   shape?: readonly number[];
-  /** Default: float32 for a Float32Array, int32 for integer data, else float32. */
+  /** Default: float32 for a Float32Array or Float64Array, int32 for integer data, else float32. */
   dtype?: ColumnDtype;
 }
 
@@ -44,7 +48,7 @@ export function column(data: ColumnLike, options: ColumnOptions = {}, fn = "colu
     if (!Array.isArray(options.shape)) throw new OptionError(`${fn}: ${arg} shape must be an array of sizes, got ${String(options.shape)}`);
     options.shape.forEach((d, i) => assertInteger(fn, `${arg} shape[${i}]`, d, { min: 1 }));
   }
-  const isTyped = data instanceof Int32Array || data instanceof Float32Array || data instanceof Uint8Array;
+  const isTyped = isNumericArray(data);
   if (!isTyped && !Array.isArray(data)) throw new OptionError(`${fn}: ${arg} must be an array, a typed array or a Column, got ${typeof data}`);
 
   if (!isTyped && data.length > 0 && Array.isArray(data[0])) {
@@ -65,8 +69,9 @@ export function column(data: ColumnLike, options: ColumnOptions = {}, fn = "colu
   const shape = options.shape ?? [];
   const per = product(shape);
   if (flat.length % per !== 0) throw new ShapeError(`${fn}: ${arg} has ${flat.length} values, not a multiple of the example shape [${shape.join(", ")}]`);
-  const dtype = options.dtype ?? (data instanceof Float32Array ? "float32" : allIntegers(flat) ? "int32" : "float32");
-  const view = ArrayBuffer.isView(flat) ? (flat as Int32Array | Float32Array | Uint8Array) : null;
+  const floatArray = data instanceof Float32Array || data instanceof Float64Array;
+  const dtype = options.dtype ?? (!floatArray && allIntegers(flat) ? "int32" : "float32");
+  const view = isNumericArray(flat) ? flat : null;
   return {
     size: flat.length / per,
     shape,

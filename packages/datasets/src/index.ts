@@ -14,5 +14,5 @@ export {
 } from "./tokenizers";
 export { loadMobyDick, loadSotu, splitDocuments, encodeDocuments, type TextDocument, type TextCorpus, type SplitOptions, type MobyDickOptions, type SotuOptions } from "./corpora";
 export { loadMnist, MNIST_IMAGE_SHAPE, type ImageSet, type MnistOptions } from "./mnist";
-export { column, textWindows, padSequences, isColumn, type Column, type ColumnLike, type ColumnDtype, type ColumnOptions, type TextWindowOptions } from "./columns";
+export { column, textWindows, padSequences, isColumn, type Column, type ColumnLike, type NumericArray, type ColumnDtype, type ColumnOptions, type TextWindowOptions } from "./columns";
 export { batches, toTfDataset, epochOrder, gather, BatchIterator, type Batch, type Columns, type BatchOptions, type BatchPosition, type TfDatasetOptions } from "./batches";

@@ -110,6 +110,15 @@ describe("batches", () => {
     expect(b!.labels).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]);
   });
 
+  it("takes any numeric typed array and infers dtypes", async () => {
+    expect(column(Uint16Array.from([1, 2])).dtype).toBe("int32");
+    expect(column(Float64Array.from([1, 2])).dtype).toBe("float32");
+    expect(column([0.5, 1]).dtype).toBe("float32");
+    expect(column([[1, 2]], { dtype: "float32" }).dtype).toBe("float32");
+    const [b] = await drain(batches({ a: Uint8Array.from([7, 8, 9]), b: column(Float64Array.from([1, 2, 3, 4, 5, 6]), { shape: [2] }) }, { batchSize: 3, shuffle: false }));
+    expect(b).toEqual({ a: [7, 8, 9], b: [1, 2, 3, 4, 5, 6] });
+  });
+
   it("leaks nothing beyond the batch it returns", async () => {
     const it = batches(data, { batchSize: 6, seed: 2 });
     await expectNoLeaks(() => it.next().value);
@@ -128,6 +137,7 @@ describe("batches", () => {
     expect(() => batches({ a: [[1, 2], [3]] }, { batchSize: 2 })).toThrow(/batches: columns.a must be rectangular/);
     expect(() => column(new Float32Array(10), { shape: [3] })).toThrow(/not a multiple of the example shape \[3\]/);
     expect(() => column([1], { dtype: "float64" as never })).toThrow(OptionError);
+    expect(() => column("abc" as never)).toThrow(/column: data must be an array, a typed array or a Column/);
   });
 });
 
