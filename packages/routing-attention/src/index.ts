@@ -6,3 +6,5 @@ export { hierarchicalTopK, flatTopK, type HierarchicalTopKOptions, type FlatTopK
 export { indexIoU } from "./ops/index-iou";
 export { sparseGatherAttention, type SparseGatherAttentionOptions } from "./ops/sparse-gather";
 export type { Routing, SharedScore } from "./ops/region-attention";
+export { BiLevelRoutingAttention, type BiLevelRoutingAttentionLayerArgs } from "./layers/bi-level-routing-attention";
+export { BlockRoutingAttention, type BlockRoutingAttentionLayerArgs, type BlockRoutingCache } from "./layers/block-routing-attention";
