@@ -20,7 +20,7 @@ export { initBackend, backendInfo, type BackendName, type BackendInfo, type Init
 export { registerLayer } from "./registry";
 export { batchMatMul, prefersMatrixSlices } from "./ops/matmul";
 export { scaledDotProductAttention, type ScaledDotProductAttentionOptions, type AttentionWithWeights } from "./ops/attention";
-export { causalMask, visibleKeyRange, visibilityMask, type VisibilityRule } from "./ops/masks";
+export { causalMask, visibleKeyRange, visibilityMask, visibilityBias, type VisibilityRule } from "./ops/masks";
 export { topKIndices, type TopKIndicesOptions } from "./ops/topk";
 export { applyRotary, type ApplyRotaryOptions } from "./ops/rotary";
 export { rmsNorm, l2Normalize, type RmsNormOptions, type L2NormalizeOptions } from "./ops/norms";

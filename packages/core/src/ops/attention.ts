@@ -17,7 +17,7 @@ import {
   type AttentionDims,
 } from "../validate";
 import { batchMatMul, prefersMatrixSlices } from "./matmul";
-import { visibilityMask, visibleKeyRange, type VisibilityRule } from "./masks";
+import { visibilityBias, visibleKeyRange, type VisibilityRule } from "./masks";
 
 export interface ScaledDotProductAttentionOptions {
   /** Query i sees keys up to position i + seqK − seqQ (queries aligned to the end of the keys). */
@@ -46,6 +46,7 @@ export interface AttentionWithWeights {
 
 const NAME = "scaledDotProductAttention";
 const OPTION_KEYS = ["causal", "mask", "bias", "scale", "window", "returnWeights", "blockRows"] as const;
+/** Additive score of a hidden key. A row whose best score is below MASKED / 2 has no visible key. */
 const MASKED = -1e30;
 
 /** Elements of one score block: 16 MB of float32 on CPU backends, 128 MB on GPUs. */
@@ -60,8 +61,8 @@ type Group = { b: number; h: number } | null;
 interface Plan extends AttentionDims {
   scale: number;
   rule: VisibilityRule;
-  /** Boolean rank-4 keep mask; set inside the op's tidy (and handed to the backward pass through `save`). */
-  mask: tf.Tensor4D | null;
+  /** The user's mask as an additive rank-4 bias (0 keep, MASKED hide); made inside the op's tidy. */
+  maskBias: tf.Tensor4D | null;
   /** True when a row can end up with no visible key (explicit mask, −∞ bias, or more queries than keys). */
   rowsMayBeEmpty: boolean;
   groups: Group[];
@@ -86,88 +87,76 @@ function blockOf(t: tf.Tensor4D, plan: Plan, group: Group, t0: number, t1: numbe
 }
 
 /** `[G, s, d]` view of a `[b, h, s, d]` tensor for a group. */
-function groupOf(x: tf.Tensor, plan: Plan, group: Group): tf.Tensor3D {
+function groupOf(x: tf.Tensor, group: Group): tf.Tensor3D {
   const [b, h, s, d] = x.shape as [number, number, number, number];
   if (!group) return x.reshape([b * h, s, d]);
   return x.slice([group.b, group.h, 0, 0], [1, 1, s, d]).reshape([1, s, d]);
 }
 
-/** Softmax weights `[G, t1 − t0, k1 − k0]` of one query block over its visible key range [k0, k1). */
-function blockWeights(
-  plan: Plan,
-  group: Group,
-  qs: tf.Tensor3D,
-  k: tf.Tensor3D,
-  bias: tf.Tensor4D | null,
-  t0: number,
-  t1: number,
-  k0: number,
-  k1: number,
-): tf.Tensor3D {
-  const kb = k.slice([0, k0, 0], [-1, k1 - k0, -1]);
-  let logits = batchMatMul(qs.slice([0, t0, 0], [-1, t1 - t0, -1]), kb, false, true) as tf.Tensor3D;
-  let keep: tf.Tensor | null = visibilityMask(plan.rule, t0, t1, k0, k1);
-  if (bias) {
-    const b = blockOf(bias, plan, group, t0, t1, k0, k1);
-    logits = logits.add(b);
-    const finite = tf.notEqual(b, -Infinity);
-    keep = keep ? tf.logicalAnd(keep, finite) : finite;
-  }
-  if (plan.mask) {
-    const m = blockOf(plan.mask, plan, group, t0, t1, k0, k1);
-    keep = keep ? tf.logicalAnd(keep, m) : m;
-  }
-  if (!keep) return tf.softmax(logits) as tf.Tensor3D;
-  let p = tf.softmax(tf.where(keep, logits, tf.fill(logits.shape, MASKED))) as tf.Tensor3D;
-  if (plan.rowsMayBeEmpty) {
-    // A row whose keys are all masked came out uniform: make it zeros.
-    p = p.mul(tf.any(keep, -1, true).cast("float32"));
-  }
-  return p;
+/** One query block [t0, t1) and its visible key range [k0, k1), with its causal/window bias if any. */
+interface Block {
+  t0: number;
+  t1: number;
+  k0: number;
+  k1: number;
+  visibility: tf.Tensor2D | null;
 }
 
-function blockStarts(plan: Plan): number[] {
-  const starts: number[] = [];
-  for (let t = 0; t < plan.seqQ; t += plan.blockRows) starts.push(t);
-  return starts;
+/** The query blocks in order; each block's visibility bias is built when it is used and disposed after. */
+function* blocks(plan: Plan): Generator<Block> {
+  for (let t0 = 0; t0 < plan.seqQ; t0 += plan.blockRows) {
+    const t1 = Math.min(plan.seqQ, t0 + plan.blockRows);
+    const [k0, k1] = visibleKeyRange(plan.rule, t0, t1);
+    const visibility = k1 > k0 ? visibilityBias(plan.rule, t0, t1, k0, k1, MASKED) : null;
+    yield { t0, t1, k0, k1, visibility };
+    visibility?.dispose();
+  }
+}
+
+/** Softmax weights `[G, t1 − t0, k1 − k0]` of one query block over its visible key range. */
+function blockWeights(plan: Plan, group: Group, qs: tf.Tensor3D, k: tf.Tensor3D, bias: tf.Tensor4D | null, blk: Block): tf.Tensor3D {
+  const { t0, t1, k0, k1 } = blk;
+  let logits = batchMatMul(qs.slice([0, t0, 0], [-1, t1 - t0, -1]), k.slice([0, k0, 0], [-1, k1 - k0, -1]), false, true) as tf.Tensor3D;
+  // Masks are additive: a hidden key scores MASKED (or less) and gets weight exp(MASKED − max) = 0.
+  if (bias) logits = tf.maximum(logits.add(blockOf(bias, plan, group, t0, t1, k0, k1)), MASKED); // −∞ → MASKED
+  if (blk.visibility) logits = logits.add(blk.visibility);
+  if (plan.maskBias) logits = logits.add(blockOf(plan.maskBias, plan, group, t0, t1, k0, k1));
+  const p = tf.softmax(logits) as tf.Tensor3D;
+  if (!plan.rowsMayBeEmpty) return p;
+  // A row whose keys are all hidden came out uniform: make it zeros.
+  return p.mul(tf.greater(logits.max(-1, true), MASKED / 2).cast("float32"));
+}
+
+function concatOrOnly(xs: tf.Tensor[], axis: number): tf.Tensor {
+  return xs.length === 1 ? xs[0]! : tf.concat(xs, axis);
 }
 
 /** Forward pass: output `[b, h, sq, dv]` and, when asked, weights `[b, h, sq, sk]`. */
 function forward(plan: Plan, q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, bias: tf.Tensor4D | null): tf.Tensor[] {
   const qs = q.mul(plan.scale);
-  const outs: tf.Tensor[] = [];
-  const weights: tf.Tensor[] = [];
-  for (const group of plan.groups) {
-    const qg = groupOf(qs, plan, group);
-    const kg = groupOf(k, plan, group);
-    const vg = groupOf(v, plan, group);
-    const G = qg.shape[0];
-    const rows: tf.Tensor[] = [];
-    const wRows: tf.Tensor[] = [];
-    for (const t0 of blockStarts(plan)) {
-      const t1 = Math.min(plan.seqQ, t0 + plan.blockRows);
-      const [k0, k1] = visibleKeyRange(plan.rule, t0, t1);
-      if (k1 <= k0) {
-        rows.push(tf.zeros([G, t1 - t0, plan.dimV]));
-        if (plan.returnWeights) wRows.push(tf.zeros([G, t1 - t0, plan.seqK]));
+  const groups = plan.groups.map((group) => ({ group, qg: groupOf(qs, group), kg: groupOf(k, group), vg: groupOf(v, group), rows: [] as tf.Tensor[], wRows: [] as tf.Tensor[] }));
+  for (const blk of blocks(plan)) {
+    for (const g of groups) {
+      const G = g.qg.shape[0];
+      if (blk.k1 <= blk.k0) {
+        g.rows.push(tf.zeros([G, blk.t1 - blk.t0, plan.dimV]));
+        if (plan.returnWeights) g.wRows.push(tf.zeros([G, blk.t1 - blk.t0, plan.seqK]));
         continue;
       }
-      const block = tf.tidy(() => {
-        const p = blockWeights(plan, group, qg, kg, bias, t0, t1, k0, k1);
-        const o = batchMatMul(p, vg.slice([0, k0, 0], [-1, k1 - k0, -1]));
-        return plan.returnWeights ? [o, p.pad([[0, 0], [0, 0], [k0, plan.seqK - k1]])] : [o];
+      const out = tf.tidy(() => {
+        const p = blockWeights(plan, g.group, g.qg, g.kg, bias, blk);
+        const o = batchMatMul(p, g.vg.slice([0, blk.k0, 0], [-1, blk.k1 - blk.k0, -1]));
+        return plan.returnWeights ? [o, p.pad([[0, 0], [0, 0], [blk.k0, plan.seqK - blk.k1]])] : [o];
       });
-      rows.push(block[0]!);
-      if (block[1]) wRows.push(block[1]);
+      g.rows.push(out[0]!);
+      if (out[1]) g.wRows.push(out[1]);
     }
-    outs.push(rows.length === 1 ? rows[0]! : tf.concat(rows, 1));
-    if (plan.returnWeights) weights.push(wRows.length === 1 ? wRows[0]! : tf.concat(wRows, 1));
   }
   const { batch, heads, seqQ, seqK, dimV } = plan;
-  const output = (outs.length === 1 ? outs[0]! : tf.concat(outs, 0)).reshape([batch, heads, seqQ, dimV]);
+  const output = concatOrOnly(groups.map((g) => concatOrOnly(g.rows, 1)), 0).reshape([batch, heads, seqQ, dimV]);
   if (!plan.returnWeights) return [output];
-  const w = (weights.length === 1 ? weights[0]! : tf.concat(weights, 0)).reshape([batch, heads, seqQ, seqK]);
-  return [output, w];
+  const weights = concatOrOnly(groups.map((g) => concatOrOnly(g.wRows, 1)), 0).reshape([batch, heads, seqQ, seqK]);
+  return [output, weights];
 }
 
 /** Gradient of one block's contribution to a broadcast bias, reduced to the bias's slice shape. */
@@ -184,6 +173,11 @@ function reduceToBias(dl: tf.Tensor3D, plan: Plan, bias: tf.Tensor4D, group: Gro
   return g;
 }
 
+function emptyBiasBlock(plan: Plan, bias: tf.Tensor4D, group: Group, rows: number): [number, number, number, number] {
+  const [tb, th, tq, tk] = bias.shape;
+  return [group ? 1 : tb, group ? 1 : th, tq === 1 ? 1 : rows, tk === 1 ? 1 : plan.seqK];
+}
+
 /** Backward pass: gradients for q, k, v (and bias), recomputing the weights block by block. */
 function backward(
   plan: Plan,
@@ -196,98 +190,94 @@ function backward(
   bias: tf.Tensor4D | null,
 ): tf.Tensor[] {
   const qs = q.mul(plan.scale);
-  const dq: tf.Tensor[] = [];
-  const dk: tf.Tensor[] = [];
-  const dv: tf.Tensor[] = [];
-  // Bias gradient slots, one per distinct (batch, head) slice of the bias.
-  const biasSlots = new Map<string, tf.Tensor4D>();
-  for (const group of plan.groups) {
-    const qg = groupOf(qs, plan, group);
-    const kg = groupOf(k, plan, group);
-    const vg = groupOf(v, plan, group);
-    const dog = groupOf(dOut, plan, group);
-    const og = groupOf(out, plan, group);
-    const dwg = dWeights ? groupOf(dWeights, plan, group) : null;
+  const groups = plan.groups.map((group) => {
+    const qg = groupOf(qs, group);
     const G = qg.shape[0];
-    let dkAcc: tf.Tensor = tf.zeros([G, plan.seqK, plan.dim]);
-    let dvAcc: tf.Tensor = tf.zeros([G, plan.seqK, plan.dimV]);
-    const dqRows: tf.Tensor[] = [];
-    const biasRows: tf.Tensor4D[] = [];
-    for (const t0 of blockStarts(plan)) {
-      const t1 = Math.min(plan.seqQ, t0 + plan.blockRows);
-      const [k0, k1] = visibleKeyRange(plan.rule, t0, t1);
+    return {
+      group,
+      qg,
+      kg: groupOf(k, group),
+      vg: groupOf(v, group),
+      dog: groupOf(dOut, group),
+      og: groupOf(out, group),
+      dwg: dWeights ? groupOf(dWeights, group) : null,
+      dk: tf.zeros([G, plan.seqK, plan.dim]) as tf.Tensor,
+      dv: tf.zeros([G, plan.seqK, plan.dimV]) as tf.Tensor,
+      dqRows: [] as tf.Tensor[],
+      biasRows: [] as tf.Tensor4D[],
+    };
+  });
+  for (const blk of blocks(plan)) {
+    const { t0, t1, k0, k1 } = blk;
+    for (const g of groups) {
       if (k1 <= k0) {
-        dqRows.push(tf.zeros([G, t1 - t0, plan.dim]));
-        if (bias) biasRows.push(tf.zeros(emptyBiasBlock(plan, bias, group, t1 - t0)));
+        g.dqRows.push(tf.zeros([g.qg.shape[0], t1 - t0, plan.dim]));
+        if (bias) g.biasRows.push(tf.zeros(emptyBiasBlock(plan, bias, g.group, t1 - t0)));
         continue;
       }
       const result = tf.tidy(() => {
-        const p = blockWeights(plan, group, qg, kg, bias, t0, t1, k0, k1);
-        const kb = kg.slice([0, k0, 0], [-1, k1 - k0, -1]);
-        const vb = vg.slice([0, k0, 0], [-1, k1 - k0, -1]);
-        const dob = dog.slice([0, t0, 0], [-1, t1 - t0, -1]);
+        const p = blockWeights(plan, g.group, g.qg, g.kg, bias, blk);
+        const kb = g.kg.slice([0, k0, 0], [-1, k1 - k0, -1]);
+        const vb = g.vg.slice([0, k0, 0], [-1, k1 - k0, -1]);
+        const dob = g.dog.slice([0, t0, 0], [-1, t1 - t0, -1]);
         // dL = P ∘ (dP − rowsum(P ∘ dP)), with rowsum(P ∘ dO·vᵀ) = rowsum(dO ∘ O).
         let dp = batchMatMul(dob, vb, false, true);
-        let rowDot = dob.mul(og.slice([0, t0, 0], [-1, t1 - t0, -1])).sum(-1, true);
-        if (dwg) {
-          const dwb = dwg.slice([0, t0, k0], [-1, t1 - t0, k1 - k0]);
+        let rowDot = dob.mul(g.og.slice([0, t0, 0], [-1, t1 - t0, -1])).sum(-1, true);
+        if (g.dwg) {
+          const dwb = g.dwg.slice([0, t0, k0], [-1, t1 - t0, k1 - k0]);
           dp = dp.add(dwb);
           rowDot = rowDot.add(p.mul(dwb).sum(-1, true));
         }
         const dl = p.mul(dp.sub(rowDot)) as tf.Tensor3D;
-        const qb = qg.slice([0, t0, 0], [-1, t1 - t0, -1]);
+        const qb = g.qg.slice([0, t0, 0], [-1, t1 - t0, -1]);
         const pad: [number, number][] = [[0, 0], [k0, plan.seqK - k1], [0, 0]];
-        const out: Record<string, tf.Tensor> = {
+        const grads: Record<string, tf.Tensor> = {
           dq: batchMatMul(dl, kb).mul(plan.scale),
-          dk: dkAcc.add(batchMatMul(dl, qb, true, false).pad(pad)),
-          dv: dvAcc.add(batchMatMul(p, dob, true, false).pad(pad)),
+          dk: g.dk.add(batchMatMul(dl, qb, true, false).pad(pad)),
+          dv: g.dv.add(batchMatMul(p, dob, true, false).pad(pad)),
         };
         if (bias) {
-          const g = reduceToBias(dl, plan, bias, group);
-          out.db = bias.shape[3] === 1 ? g : g.pad([[0, 0], [0, 0], [0, 0], [k0, plan.seqK - k1]]);
+          const db = reduceToBias(dl, plan, bias, g.group);
+          grads.db = bias.shape[3] === 1 ? db : db.pad([[0, 0], [0, 0], [0, 0], [k0, plan.seqK - k1]]);
         }
-        return out;
+        return grads;
       });
-      dkAcc.dispose();
-      dvAcc.dispose();
-      dkAcc = result.dk!;
-      dvAcc = result.dv!;
-      dqRows.push(result.dq!);
-      if (result.db) biasRows.push(result.db as tf.Tensor4D);
-    }
-    dq.push(dqRows.length === 1 ? dqRows[0]! : tf.concat(dqRows, 1));
-    dk.push(dkAcc);
-    dv.push(dvAcc);
-    if (bias) {
-      const full = bias.shape[2] === 1 ? tf.addN(biasRows) : biasRows.length === 1 ? biasRows[0]! : tf.concat(biasRows, 2);
-      const key = group ? `${bias.shape[0] === 1 ? 0 : group.b},${bias.shape[1] === 1 ? 0 : group.h}` : "all";
-      const prev = biasSlots.get(key);
-      biasSlots.set(key, (prev ? prev.add(full) : full) as tf.Tensor4D);
+      g.dk.dispose();
+      g.dv.dispose();
+      g.dk = result.dk!;
+      g.dv = result.dv!;
+      g.dqRows.push(result.dq!);
+      if (result.db) g.biasRows.push(result.db as tf.Tensor4D);
     }
   }
   const { batch, heads, seqQ, seqK, dim, dimV } = plan;
-  const cat = (xs: tf.Tensor[], shape: number[]) => (xs.length === 1 ? xs[0]! : tf.concat(xs, 0)).reshape(shape);
-  const grads = [cat(dq, [batch, heads, seqQ, dim]), cat(dk, [batch, heads, seqK, dim]), cat(dv, [batch, heads, seqK, dimV])];
-  if (bias) {
-    const [tb, th] = bias.shape;
-    if (biasSlots.has("all")) {
-      grads.push(biasSlots.get("all")!);
-    } else {
-      const byBatch: tf.Tensor[] = [];
-      for (let b = 0; b < tb; b++) {
-        const byHead: tf.Tensor[] = [];
-        for (let h = 0; h < th; h++) byHead.push(biasSlots.get(`${b},${h}`)!);
-        byBatch.push(byHead.length === 1 ? byHead[0]! : tf.concat(byHead, 1));
-      }
-      grads.push(byBatch.length === 1 ? byBatch[0]! : tf.concat(byBatch, 0));
-    }
-  }
+  const grads = [
+    concatOrOnly(groups.map((g) => concatOrOnly(g.dqRows, 1)), 0).reshape([batch, heads, seqQ, dim]),
+    concatOrOnly(groups.map((g) => g.dk), 0).reshape([batch, heads, seqK, dim]),
+    concatOrOnly(groups.map((g) => g.dv), 0).reshape([batch, heads, seqK, dimV]),
+  ];
+  if (bias) grads.push(biasGradient(plan, bias, groups.map((g) => ({ group: g.group, rows: g.biasRows }))));
   return grads;
 }
 
-function emptyBiasBlock(plan: Plan, bias: tf.Tensor4D, group: Group, rows: number): [number, number, number, number] {
-  const [tb, th, tq, tk] = bias.shape;
-  return [group ? 1 : tb, group ? 1 : th, tq === 1 ? 1 : rows, tk === 1 ? 1 : plan.seqK];
+/** Assembles the bias gradient from per-group row blocks, summing groups that share a bias slice. */
+function biasGradient(plan: Plan, bias: tf.Tensor4D, parts: { group: Group; rows: tf.Tensor4D[] }[]): tf.Tensor {
+  const [tb, th, tq] = bias.shape;
+  const slots = new Map<string, tf.Tensor>();
+  for (const { group, rows } of parts) {
+    const full = tq === 1 ? tf.addN(rows) : concatOrOnly(rows, 2);
+    const key = group ? `${tb === 1 ? 0 : group.b},${th === 1 ? 0 : group.h}` : "all";
+    const prev = slots.get(key);
+    slots.set(key, prev ? prev.add(full) : full);
+  }
+  if (slots.has("all")) return slots.get("all")!;
+  const byBatch: tf.Tensor[] = [];
+  for (let b = 0; b < tb; b++) {
+    const byHead: tf.Tensor[] = [];
+    for (let h = 0; h < th; h++) byHead.push(slots.get(`${b},${h}`)!);
+    byBatch.push(concatOrOnly(byHead, 1));
+  }
+  return concatOrOnly(byBatch, 0);
 }
 
 function toRank4(t: tf.Tensor): tf.Tensor4D {
@@ -331,7 +321,7 @@ function makePlan(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, options: ScaledDotPr
     ...dims,
     scale,
     rule: { causal, window, offset: dims.seqK - dims.seqQ, seqK: dims.seqK },
-    mask: null,
+    maskBias: null,
     rowsMayBeEmpty: hasMask || hasBias || (causal && dims.seqQ > dims.seqK),
     groups,
     blockRows,
@@ -370,14 +360,17 @@ export function scaledDotProductAttention(
   const plan = makePlan(q, k, v, options);
   return tf.tidy(() => {
     const bias4 = options.bias ? toRank4(options.bias) : null;
-    if (options.mask) plan.mask = toRank4(options.mask.dtype === "bool" ? options.mask : tf.notEqual(options.mask, 0));
+    if (options.mask) {
+      const keep = options.mask.dtype === "bool" ? options.mask : tf.notEqual(options.mask, 0);
+      plan.maskBias = toRank4(tf.where(keep, tf.zeros(keep.shape), tf.fill(keep.shape, MASKED)));
+    }
     const inputs = bias4 ? [q, k, v, bias4] : [q, k, v];
     const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
       const save = args.pop() as tf.GradSaveFunc;
       const [tq, tk, tv, tb] = args as tf.Tensor[];
       const results = forward(plan, tq!, tk!, tv!, (tb as tf.Tensor4D | undefined) ?? null);
       const output = results[0]!;
-      save([tq!, tk!, tv!, output, plan.mask ?? tf.zeros([0]), ...(tb ? [tb] : [])]);
+      save([tq!, tk!, tv!, output, plan.maskBias ?? tf.zeros([0]), ...(tb ? [tb] : [])]);
       const value = plan.returnWeights ? tf.concat([output, results[1]!], -1) : output;
       return {
         value,
@@ -385,7 +378,7 @@ export function scaledDotProductAttention(
           const [sq, sk, sv, so, sm, sb] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor4D, tf.Tensor4D | undefined];
           const dOut = plan.returnWeights ? dy.slice([0, 0, 0, 0], [-1, -1, -1, plan.dimV]) : dy;
           const dW = plan.returnWeights ? dy.slice([0, 0, 0, plan.dimV], [-1, -1, -1, plan.seqK]) : null;
-          const backPlan = { ...plan, mask: sm.size > 0 ? sm : null };
+          const backPlan = { ...plan, maskBias: sm.size > 0 ? sm : null };
           return backward(backPlan, dOut, dW, sq, sk, sv, so, sb ?? null);
         },
       };
