@@ -93,7 +93,7 @@ export class BatchIterator implements IterableIterator<Batch> {
 
   /** Moves to a saved position. */
   seek(position: BatchPosition): void {
-    const fn = `${FN}`;
+    const fn = FN;
     if (position === null || typeof position !== "object") throw new OptionError(`${fn}: position must be { epoch, batch }, got ${String(position)}`);
     assertKnownOptions(`${fn} position`, position, ["epoch", "batch"]);
     assertInteger(fn, "position.epoch", position.epoch, { min: 0 });

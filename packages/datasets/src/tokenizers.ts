@@ -25,6 +25,8 @@ export interface Tokenizer {
   readonly type: "char" | "byte";
   /** Number of ids: special tokens plus characters (or the 256 bytes). */
   readonly vocabSize: number;
+  /** The token of every id, in id order (special tokens, then characters or bytes as in `idToToken`). */
+  readonly vocab: readonly string[];
   /** Id of each special token by name, e.g. `{ '<pad>': 0, '<unk>': 1, ... }`. */
   readonly specialTokens: Readonly<Record<string, number>>;
   /** Id of `<pad>`, or -1 when the tokenizer has none. Likewise `unkId`, `bosId`, `eosId`. */
@@ -111,6 +113,10 @@ abstract class BaseTokenizer implements Tokenizer {
       }
     }
     return out + this.decodeRun(run);
+  }
+
+  get vocab(): readonly string[] {
+    return Array.from({ length: this.vocabSize }, (_, id) => this.idToToken(id));
   }
 
   idToToken(id: number): string {

@@ -17,6 +17,9 @@ describe("byteTokenizer", () => {
     expect(tok.idToToken(69)).toBe("A");
     expect(tok.idToToken(14)).toBe("<0x0A>");
     expect(tok.idToToken(3)).toBe("<eos>");
+    expect(tok.vocab.length).toBe(260);
+    expect(tok.vocab.slice(0, 4)).toEqual([...DEFAULT_SPECIAL_TOKENS]);
+    expect(tok.vocab[69]).toBe("A");
   });
 
   it("round-trips any string", () => {
@@ -62,6 +65,7 @@ describe("charTokenizer", () => {
     const tok = charTokenizer(["banana", "cab🐋"]);
     expect(tok.vocabSize).toBe(DEFAULT_SPECIAL_TOKENS.length + 5);
     expect([4, 5, 6, 7, 8].map((i) => tok.idToToken(i))).toEqual(["a", "b", "c", "n", "🐋"]);
+    expect(tok.vocab).toEqual(["<pad>", "<unk>", "<bos>", "<eos>", "a", "b", "c", "n", "🐋"]);
     expect(tok.encode("cab🐋")).toEqual([6, 4, 5, 8]);
     // The same text always gives the same ids, whatever the document order.
     expect(charTokenizer(["cab🐋", "banana"]).toJSON()).toEqual(tok.toJSON());
