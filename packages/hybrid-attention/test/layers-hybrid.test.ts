@@ -3,6 +3,7 @@ import { expect, it } from "vitest";
 import { OptionError } from "@attnkit/core";
 import { describeBackends, expectClose, expectNoLeaks, randomPair, runLayerTest } from "@attnkit/testing";
 import { StillHybridAttention, type StillCache } from "../src/layers/still-hybrid-attention";
+import { TokenHybridAttention, type TokenHybridCache } from "../src/layers/token-hybrid-attention";
 
 type Cached<C> = tf.layers.Layer & { callWithCache: (x: tf.Tensor, cache?: C | null) => { output: tf.Tensor; cache: C & { position: number } } };
 
@@ -51,6 +52,44 @@ describeBackends("hybrid layers", (backend) => {
     expect(() => new StillHybridAttention({ numHeads: 1, keyDim: 4, chunkSize: 4, topK: 5 })).toThrow(/StillHybridAttention: topK must be an integer in \[0, 4\]/);
     expect(() => new StillHybridAttention({ numHeads: 1, keyDim: 4, saliency: "kl" as never })).toThrow(OptionError);
     expect(() => new StillHybridAttention({ numHeads: 1, keyDim: 4, chunksize: 4 } as never)).toThrow(/unknown option 'chunksize'/);
+    expect(() => layer.apply(tf.zeros([1, 3, 4]))).toThrow(/input must have shape \[batch, seq, 5\]/);
+    x.dispose();
+  });
+
+  it("TokenHybridAttention passes the layer checks", async () => {
+    await runLayerTest({ make: () => new TokenHybridAttention({ numHeads: 2, keyDim: 4, blockSize: 3 }), inputShape: [small ? 7 : 10, 6], expectedWeights: 11 });
+  });
+
+  it("TokenHybridAttention: cache = full forward (block sizes 1 and 3, decay on and off)", async () => {
+    for (const [blockSize, decay] of [[3, true], [1, false]] as const) {
+      const layer = new TokenHybridAttention({ numHeads: 2, keyDim: 4, valueDim: 3, blockSize, decaySoftmaxBlocks: decay }) as unknown as Cached<TokenHybridCache>;
+      const x = randomPair([2, small ? 7 : 11, 6], 7 + blockSize, 2).tensor;
+      await expectCacheEqualsFull(layer, x, 4, { atol: 5e-5, rtol: 5e-4 });
+      x.dispose();
+    }
+  });
+
+  it("TokenHybridAttention learns its routing: the router kernel gets a gradient", async () => {
+    const layer = new TokenHybridAttention({ numHeads: 2, keyDim: 4, blockSize: 2 });
+    const x = randomPair([1, 6, 5], 13).tensor;
+    layer.apply(x);
+    const router = layer.trainableWeights.find((w) => w.name.includes("router_kernel"))!;
+    const { grads } = tf.variableGrads(() => (layer.apply(x) as tf.Tensor).square().sum() as tf.Scalar, [router.read() as tf.Variable]);
+    const g = Object.values(grads)[0]!;
+    const data = await g.data();
+    expect(data.every(Number.isFinite)).toBe(true);
+    expect(Math.max(...Array.from(data, Math.abs))).toBeGreaterThan(0);
+    tf.dispose([g, x]);
+  });
+
+  it("TokenHybridAttention leaks nothing and rejects bad arguments", async () => {
+    const layer = new TokenHybridAttention({ numHeads: 1, keyDim: 4, blockSize: 2 });
+    const x = randomPair([1, 5, 5], 17).tensor;
+    layer.apply(x);
+    await expectNoLeaks(() => layer.apply(x));
+    await expectNoLeaks(() => layer.callWithCache(x));
+    expect(() => new TokenHybridAttention({ numHeads: 1, keyDim: 4, blockSize: 0 })).toThrow(/TokenHybridAttention: blockSize must be an integer ≥ 1/);
+    expect(() => new TokenHybridAttention({ numHeads: 1, keyDim: 4, route: 1 } as never)).toThrow(/unknown option 'route'/);
     expect(() => layer.apply(tf.zeros([1, 3, 4]))).toThrow(/input must have shape \[batch, seq, 5\]/);
     x.dispose();
   });

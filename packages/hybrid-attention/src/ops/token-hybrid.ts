@@ -104,6 +104,13 @@ export function hybridSoftmax(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, keyRoute
 
 const rms = (x: tf.Tensor, eps: number) => x.mul(tf.rsqrt(x.square().mean(-1, true).add(eps)));
 
+/** y = wLin·RMSNorm(linear) + wAttn·RMSNorm(attention), then ⊙ silu(gate); weights default to 0.5. */
+export function combineBranches(attention: tf.Tensor, linear: tf.Tensor, wAttn: number | tf.Tensor | undefined, wLin: number | tf.Tensor | undefined, gate: tf.Tensor | undefined, normEps: number): tf.Tensor4D {
+  const weight = (w: number | tf.Tensor | undefined) => (w === undefined ? tf.scalar(0.5) : typeof w === "number" ? tf.scalar(w) : w.rank === 0 ? w : w.expandDims(-1));
+  const y = rms(linear, normEps).mul(weight(wLin)).add(rms(attention, normEps).mul(weight(wAttn)));
+  return (gate ? y.mul(gate.mul(tf.sigmoid(gate))) : y) as tf.Tensor4D;
+}
+
 /**
  * NAtS-L hybrid attention with a given routing. y = wLin·RMSNorm(o_gdn) + wAttn·RMSNorm(o_softmax), then
  * ⊙ silu(gate). Both branches use the same q, k, v heads (the official layer re-splits heads for the
@@ -153,9 +160,7 @@ export function tokenHybridAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, o
     const attention = hybridSoftmax(q, k, v, routePerToken(r, bs, T), bs, scale) as tf.Tensor4D;
     const l2 = (x: tf.Tensor) => (qkL2Norm ? x.mul(tf.rsqrt(x.square().sum(-1, true).add(l2Eps))) : x);
     const linear = gdnBranch(l2(q).mul(scale), l2(k), v, options.alpha, options.beta, r, bs, decay, tf.zeros([batch, heads, dim, dimV])).output as tf.Tensor4D;
-    const weight = (w: number | tf.Tensor | undefined) => (w === undefined ? tf.scalar(0.5) : typeof w === "number" ? tf.scalar(w) : w.rank === 3 ? w.expandDims(3) : w.rank === 0 ? w : w.reshape([...w.shape.slice(0, -1), w.shape[w.rank - 1]!, 1]));
-    let output = rms(linear, normEps).mul(weight(options.wLin)).add(rms(attention, normEps).mul(weight(options.wAttn)));
-    if (gate) output = output.mul(gate.mul(tf.sigmoid(gate)));
+    const output = combineBranches(attention, linear, options.wAttn, options.wLin, gate, normEps);
     if (!returnBranches) return output as tf.Tensor4D;
     return { output: output as tf.Tensor4D, attention, linear };
   });
@@ -247,7 +252,7 @@ export function natslRoute(x: tf.Tensor, wScore: tf.Tensor, options: NatslRouteO
 }
 
 // Value: 1 where logit[softmax] ≥ logit[gdn]; gradient: that of p = softmax(logits)[0], dp/dl = p(1−p)·[1, −1].
-const straightThrough = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+export const straightThrough = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   const [logits, save] = args as [tf.Tensor, tf.GradSaveFunc];
   save([logits]);
   const [l0, l1] = tf.split(logits, 2, -1) as [tf.Tensor, tf.Tensor];
