@@ -12,6 +12,8 @@ export interface DispatchPlan {
   slotToken: tf.Tensor;
   /** int32 `[tokens, topK]`: row of the assignment in the flattened `[experts·capacity + 1]` expert outputs; the last row (zeros) for dropped or empty assignments. */
   outputRow: tf.Tensor;
+  /** int32 `[experts·capacity]`: the assignment (token·topK + slot) served by each expert slot; tokens·topK for empty slots. */
+  slotAssignment: tf.Tensor;
 }
 
 /**
@@ -22,9 +24,11 @@ export function planDispatch(indices: tf.Tensor, experts: number, capacity: numb
   const [tokens, topK] = indices.shape as [number, number];
   const packed = withoutGradient((idx) => {
     const slots = tf.unstack(idx, 1).map((s) => oneHotMask(s, experts)); // topK × [N, E]
-    // Priority key of (token, expert): −(slot·N + token) when assigned, −∞ otherwise.
+    // Priority key of (token, expert): −(slot·N + token) when assigned, −k·N (below every assigned key)
+    // otherwise. Finite on purpose: wasm's topk comparator breaks on ties of −∞ (−∞ − −∞ is NaN).
+    const unassigned = -topK * tokens;
     const tokenPos = tf.range(0, tokens, 1, "float32").reshape([tokens, 1]);
-    let key = tf.fill([tokens, experts], -Infinity);
+    let key = tf.fill([tokens, experts], unassigned);
     const rows: tf.Tensor[] = [];
     let before = tf.zeros([1, experts]);
     slots.forEach((hot, j) => {
@@ -38,13 +42,24 @@ export function planDispatch(indices: tf.Tensor, experts: number, capacity: numb
       before = before.add(hot.sum(0, true));
     });
     const top = tf.topk(key.transpose(), Math.min(capacity, tokens), true);
-    let slotToken = tf.where(tf.greater(top.values, -Infinity), top.indices, tf.scalar(0, "int32"));
-    if (capacity > tokens) slotToken = slotToken.pad([[0, 0], [0, capacity - tokens]]);
-    return tf.concat([slotToken.reshape([-1]), tf.stack(rows, 1).reshape([-1]).cast("int32")]);
+    // Float arithmetic throughout (exact for these small integers): wasm's Select mis-broadcasts int32 scalars.
+    const filled = tf.greater(top.values, unassigned);
+    const tokenOf = top.indices.cast("float32");
+    let slotToken = tf.where(filled, tokenOf, tf.scalar(0));
+    // key = −(slot·N + token) gives back the slot of each served assignment.
+    const slot = tf.floor(top.values.neg().div(tokens));
+    let slotAssignment = tf.where(filled, tokenOf.mul(topK).add(slot), tf.scalar(tokens * topK));
+    if (capacity > tokens) {
+      slotToken = slotToken.pad([[0, 0], [0, capacity - tokens]]);
+      slotAssignment = slotAssignment.pad([[0, 0], [0, capacity - tokens]], tokens * topK);
+    }
+    return tf.concat([slotToken.reshape([-1]), tf.stack(rows, 1).reshape([-1]), slotAssignment.reshape([-1])]).cast("int32");
   }, indices);
-  const slotToken = packed.slice(0, experts * capacity).reshape([experts, capacity]);
-  const outputRow = packed.slice(experts * capacity, tokens * topK).reshape([tokens, topK]);
-  return { slotToken, outputRow };
+  const slots = experts * capacity;
+  const slotToken = packed.slice(0, slots).reshape([experts, capacity]);
+  const outputRow = packed.slice(slots, tokens * topK).reshape([tokens, topK]);
+  const slotAssignment = packed.slice(slots + tokens * topK, slots);
+  return { slotToken, outputRow, slotAssignment };
 }
 
 /** Expert queue length: ceil(factor · tokens · topK / experts), at least 1 and at most `tokens`; no factor → `tokens` (never drops). */

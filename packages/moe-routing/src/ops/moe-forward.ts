@@ -131,17 +131,19 @@ export function sparseMoe(
 ): { output: tf.Tensor; kept: tf.Tensor } {
   const [tokens, d] = x.shape as [number, number];
   const e = combine.shape[1]!;
-  const { slotToken, outputRow } = planDispatch(indices, e, capacity);
-  const xs = gatherRows(x, slotToken.reshape([-1])).reshape([e, capacity, d]);
+  const { slotToken, outputRow, slotAssignment } = planDispatch(indices, e, capacity);
+  const topK = indices.shape[1]!;
+  // Each token's inverse rows are its assignments' expert slots; each slot's is its assignment.
+  const xs = gatherRows(x, slotToken.reshape([-1]), outputRow).reshape([e, capacity, d]);
   const out = runExperts(xs, experts, activation).reshape([e * capacity, d]);
   const rows = tf.concat([out, tf.zeros([1, d])]);
-  const topK = indices.shape[1]!;
-  const picked = gatherRows(rows, outputRow.reshape([-1])).reshape([tokens, topK, d]);
+  const rowInverse = tf.concat([slotAssignment, tf.scalar(tokens * topK, "int32").reshape([1])]).reshape([-1, 1]);
+  const picked = gatherRows(rows, outputRow.reshape([-1]), rowInverse).reshape([tokens, topK, d]);
   // Weight of each slot, taken from combine so that gradients reach the router.
   const hot = withoutGradient((idx) => oneHotMask(idx, e), indices); // [T, k, E]
   const weights = hot.mul(combine.expandDims(1)).sum(-1); // [T, k]
   const output = picked.mul(weights.expandDims(2)).sum(1);
   // TF.js has no gradient for comparisons: keep this one behind a wall too.
-  const kept = withoutGradient((r) => tf.notEqual(r, e * capacity).cast("float32"), outputRow);
+  const kept = withoutGradient((r) => tf.minimum(tf.abs(r.cast("float32").sub(e * capacity)), 1), outputRow);
   return { output, kept };
 }

@@ -47,7 +47,9 @@ export function selectExperts(selectProbs: tf.Tensor, weightProbs: tf.Tensor, to
 
 /** float32 one-hot `[..., E]` of int32 indices; −1 (or any index outside [0, E)) gives a zero row. Works for E = 1 (tf.oneHot needs E ≥ 2). Not differentiable: use behind `withoutGradient`. */
 export function oneHotMask(indices: tf.Tensor, experts: number): tf.Tensor {
-  return tf.equal(indices.expandDims(-1), tf.range(0, experts, 1, "int32")).cast("float32");
+  // Arithmetic on purpose: WebGPU's cast of a bool tensor feeding a 3-D reduction builds an invalid
+  // shader in TF.js 4.22. relu(1 − |i − e|) is exactly 1 at e = i and 0 elsewhere for integers.
+  return tf.relu(tf.scalar(1).sub(tf.abs(indices.cast("float32").expandDims(-1).sub(tf.range(0, experts)))));
 }
 
 /** Per-expert count `[..., E]` of the assignments in `indices: [..., k]`; −1 slots count nothing. No gradient. */
