@@ -1,7 +1,7 @@
 // Length-collapse metric: the mean pairwise cosine similarity of embeddings (overall and per length bucket).
 import type * as tf from "@tensorflow/tfjs";
 import { OptionError, ShapeError, assertNumber } from "@attnkit/core";
-import { readMatrices, type HostInput } from "./host";
+import { readMatrices } from "./host";
 
 /** Sum over pairs i ≠ j of cos(e_i, e_j) for the given rows, in O(rows·d): ‖Σu‖² − Σ‖u‖², u = e/‖e‖. */
 function pairwiseCosineSum(emb: Float64Array, d: number, rows: number[]): number {

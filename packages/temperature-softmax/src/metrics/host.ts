@@ -2,9 +2,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { ShapeError, shapeString } from "@attnkit/core";
 
-/** Embeddings, hidden states or attention matrices: a tensor, or nested arrays of numbers. */
-export type HostInput = tf.Tensor | number[][] | number[][][];
-
 export interface HostMatrices {
   /** Row-major float64 values of each `[rows, cols]` matrix. */
   mats: Float64Array[];
