@@ -19,7 +19,7 @@ async function expectCacheEqualsFull<C extends object>(layer: Cached<C>, x: tf.T
   const steps: tf.Tensor[] = [];
   for (let t = 0; t < seq; t++) {
     const r = layer.callWithCache(cut(t, 1), cache);
-    if (cache) tf.dispose(Object.values(cache).filter((y): y is tf.Tensor => y instanceof tf.Tensor));
+    if (cache) tf.dispose((Object.values(cache) as unknown[]).filter((y): y is tf.Tensor => y instanceof tf.Tensor));
     cache = r.cache;
     steps.push(r.output);
   }
