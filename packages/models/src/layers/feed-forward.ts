@@ -1,0 +1,67 @@
+// Position-wise MLP: act(x·W1 + b1)·W2 + b2, hidden width `hiddenUnits`. No residual (the block adds it).
+import * as tf from "@tensorflow/tfjs";
+import { assertInteger, assertOneOf, registerLayer } from "@attnkit/core";
+import { firstInput, firstShape, glorot, type LayerArgs, type LayerVariable } from "./common";
+
+export type FeedForwardActivation = "gelu" | "relu" | "silu";
+
+export interface FeedForwardArgs extends LayerArgs {
+  hiddenUnits: number;
+  /** Default 'gelu' (tanh approximation, as GPT-2). */
+  activation?: FeedForwardActivation;
+  seed?: number | null;
+}
+
+function activate(x: tf.Tensor, kind: FeedForwardActivation): tf.Tensor {
+  if (kind === "relu") return tf.relu(x);
+  if (kind === "silu") return x.mul(tf.sigmoid(x));
+  const inner = x.add(x.pow(3).mul(0.044715)).mul(Math.sqrt(2 / Math.PI));
+  return x.mul(tf.tanh(inner).add(1)).mul(0.5);
+}
+
+export class FeedForward extends tf.layers.Layer {
+  static className = "FeedForward";
+  readonly hiddenUnits: number;
+  readonly activation: FeedForwardActivation;
+  readonly seed: number | null;
+  private w: LayerVariable[] = [];
+
+  constructor(args: FeedForwardArgs) {
+    const { hiddenUnits, activation, seed, ...base } = args;
+    super(base);
+    assertInteger("FeedForward", "hiddenUnits", hiddenUnits, { min: 1 });
+    this.hiddenUnits = hiddenUnits;
+    this.activation = activation ?? "gelu";
+    assertOneOf("FeedForward", "activation", this.activation, ["gelu", "relu", "silu"] as const);
+    this.seed = seed ?? null;
+  }
+
+  override build(inputShape: tf.Shape | tf.Shape[]): void {
+    const shape = firstShape(inputShape);
+    const d = shape[shape.length - 1]!;
+    const f = this.hiddenUnits;
+    this.w = [
+      this.addWeight("w1", [d, f], "float32", glorot(this.seed, 0)),
+      this.addWeight("b1", [f], "float32", tf.initializers.zeros()),
+      this.addWeight("w2", [f, d], "float32", glorot(this.seed, 1)),
+      this.addWeight("b2", [d], "float32", tf.initializers.zeros()),
+    ];
+    this.built = true;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      const x = firstInput(inputs);
+      const [w1, b1, w2, b2] = this.w.map((v) => v.read()) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+      const d = x.shape[x.rank - 1]!;
+      const flat = x.reshape([-1, d]);
+      const hidden = activate(tf.matMul(flat, w1).add(b1), this.activation);
+      return tf.matMul(hidden, w2).add(b2).reshape(x.shape);
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), hiddenUnits: this.hiddenUnits, activation: this.activation, seed: this.seed };
+  }
+}
+registerLayer(FeedForward);

@@ -1,0 +1,60 @@
+// Token embedding whose table doubles as the tied LM head: called on int token ids `[b, s]` it looks
+// rows up (`[b, s, d]`); called on hidden states `[b, s, d]` it returns logits h·Eᵀ (`[b, s, vocab]`).
+// One layer applied twice in the functional graph is how weights are shared (and saved once) in TF.js.
+import * as tf from "@tensorflow/tfjs";
+import { assertInteger, registerLayer } from "@attnkit/core";
+import { firstInput, firstShape, type LayerArgs, type LayerVariable } from "./common";
+
+export interface TokenEmbeddingArgs extends LayerArgs {
+  vocabSize: number;
+  dModel: number;
+  seed?: number | null;
+}
+
+export class TokenEmbedding extends tf.layers.Layer {
+  static className = "TokenEmbedding";
+  readonly vocabSize: number;
+  readonly dModel: number;
+  readonly seed: number | null;
+  private table: LayerVariable | null = null;
+
+  constructor(args: TokenEmbeddingArgs) {
+    const { vocabSize, dModel, seed, ...base } = args;
+    super(base);
+    assertInteger("TokenEmbedding", "vocabSize", vocabSize, { min: 1 });
+    assertInteger("TokenEmbedding", "dModel", dModel, { min: 1 });
+    this.vocabSize = vocabSize;
+    this.dModel = dModel;
+    this.seed = seed ?? null;
+  }
+
+  override build(): void {
+    // std 0.02 as GPT-2: small logits at init for the tied head.
+    const init = tf.initializers.randomNormal({ mean: 0, stddev: 0.02, ...(this.seed === null ? {} : { seed: this.seed }) });
+    this.table = this.addWeight("embeddings", [this.vocabSize, this.dModel], "float32", init);
+    this.built = true;
+  }
+
+  override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
+    const shape = firstShape(inputShape);
+    return shape.length === 3 ? [shape[0]!, shape[1]!, this.vocabSize] : [...shape, this.dModel];
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      const x = firstInput(inputs);
+      const table = this.table!.read();
+      if (x.rank === 3) {
+        const [b, s, d] = x.shape as [number, number, number];
+        return tf.matMul(x.reshape([b * s, d]), table, false, true).reshape([b, s, this.vocabSize]);
+      }
+      const ids = x.dtype === "int32" ? x : tf.cast(x, "int32");
+      return tf.gather(table, ids.flatten()).reshape([...x.shape, this.dModel]);
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), vocabSize: this.vocabSize, dModel: this.dModel, seed: this.seed };
+  }
+}
+registerLayer(TokenEmbedding);
