@@ -74,6 +74,7 @@ describeBackends("stillSaliency / stillAttention", (backend) => {
       fc.asyncProperty(
         fc.record({
           t: fc.integer({ min: 1, max: 14 }),
+          blockRows: fc.integer({ min: 1, max: 16 }),
           C: fc.integer({ min: 1, max: 5 }),
           kFrac: fc.double({ min: 0, max: 1, noNaN: true }),
           code: fc.boolean(),
@@ -81,13 +82,13 @@ describeBackends("stillSaliency / stillAttention", (backend) => {
           gated: fc.boolean(),
           seed: fc.integer({ min: 1, max: 999 }),
         }),
-        async ({ t, C, kFrac, code, phantom, gated, seed }) => {
+        async ({ t, blockRows, C, kFrac, code, phantom, gated, seed }) => {
           const x = inputs(1, 2, t, 3, 2, seed);
           const topK = Math.round(kFrac * C);
           const gate = randomPair([1, 2, t, 2], seed + 5);
           const saliency = code ? ("code" as const) : ("paper" as const);
           const got = stillAttention(x.q.tensor, x.k.tensor, x.v.tensor, {
-            fq: x.fqT, fk: x.fkT, chunkSize: C, topK, saliency, phantomFirstChunk: phantom, returnMask: true,
+            fq: x.fqT, fk: x.fkT, chunkSize: C, topK, saliency, phantomFirstChunk: phantom, returnMask: true, blockRows,
             ...(gated ? { gate: gate.tensor } : {}),
           });
           const ref = referenceStillAttention(x.q.host, x.k.host, x.v.host, {
@@ -133,7 +134,7 @@ describeBackends("stillSaliency / stillAttention", (backend) => {
     const x = inputs(1, 1, 7, 3, 2, 41);
     const gate = randomPair([1, 1, 7, 2], 45);
     const f = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, fq: tf.Tensor, fk: tf.Tensor, g: tf.Tensor) =>
-      stillAttention(q, k, v, { fq, fk, gate: g, chunkSize: 2, topK: 1 });
+      stillAttention(q, k, v, { fq, fk, gate: g, chunkSize: 2, topK: 1, blockRows: 3 });
     await checkGradients((...xs) => f(xs[0]!, xs[1]!, xs[2]!, xs[3]!, xs[4]!, xs[5]!), [x.q.tensor, x.k.tensor, x.v.tensor, x.fqT, x.fkT, gate.tensor], { eps: 1e-3 });
     gate.tensor.dispose();
     x.dispose();
@@ -158,6 +159,7 @@ describeBackends("stillSaliency / stillAttention", (backend) => {
     expect(() => stillAttention(q, k, v, { ...base, gate: badGate })).toThrow(/stillAttention: gate must broadcast/);
     expect(() => stillAttention(q, k, v, { ...base, saliency: "kl" as never })).toThrow(OptionError);
     expect(() => stillAttention(q, k, v, { ...base, topk: 1 } as never)).toThrow(/unknown option 'topk'/);
+    expect(() => stillAttention(q, k, v, { ...base, blockRows: 0 })).toThrow(/stillAttention: blockRows must be an integer ≥ 1/);
     expect(() => stillAttention(q, k.slice([0, 0, 0, 0], [1, 2, 6, 2]), v, base)).toThrow(ShapeError);
     expect(() => stillSaliency(q, k, { chunkSize: 2.5 })).toThrow(/stillSaliency: chunkSize must be an integer/);
     expect(() => stillSaliency(q, k, { chunkSize: 2, variant: "both" as never })).toThrow(OptionError);

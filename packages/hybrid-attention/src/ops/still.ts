@@ -157,6 +157,8 @@ export interface StillAttentionOptions {
   /** Added to the joint denominator (default 1e-6). */
   eps?: number;
   returnMask?: boolean;
+  /** Query rows processed per block (default: a ~16 MB score block); the result does not depend on it. Added option. */
+  blockRows?: number;
 }
 
 export interface StillAttentionWithMask {
@@ -166,22 +168,22 @@ export interface StillAttentionWithMask {
   saliency: tf.Tensor3D;
 }
 
-/** Host masks `[T, T]`: causal keys of this or the previous chunk (near), and older causal keys (far). */
-function chunkMasks(T: number, C: number, offset = 0): { near: tf.Tensor2D; far: tf.Tensor2D; firstChunk: tf.Tensor2D } {
-  const rows = T - offset;
-  const near = new Float32Array(rows * T);
-  const far = new Float32Array(rows * T);
+/** Host masks `[r1 − r0, r1]` for queries r0…r1−1 over keys 0…r1−1: causal keys of this or the previous chunk (near), older causal keys (far). */
+function chunkMasks(r0: number, r1: number, C: number): { near: tf.Tensor2D; far: tf.Tensor2D; firstChunk: tf.Tensor2D } {
+  const rows = r1 - r0;
+  const near = new Float32Array(rows * r1);
+  const far = new Float32Array(rows * r1);
   const first = new Float32Array(rows);
   for (let r = 0; r < rows; r++) {
-    const t = r + offset;
+    const t = r + r0;
     const ct = Math.floor(t / C);
     first[r] = ct === 0 ? 1 : 0;
     for (let j = 0; j <= t; j++) {
-      if (ct - Math.floor(j / C) <= 1) near[r * T + j] = 1;
-      else far[r * T + j] = 1;
+      if (ct - Math.floor(j / C) <= 1) near[r * r1 + j] = 1;
+      else far[r * r1 + j] = 1;
     }
   }
-  return { near: tf.tensor2d(near, [rows, T]), far: tf.tensor2d(far, [rows, T]), firstChunk: tf.tensor2d(first, [rows, 1]) };
+  return { near: tf.tensor2d(near, [rows, r1]), far: tf.tensor2d(far, [rows, r1]), firstChunk: tf.tensor2d(first, [rows, 1]) };
 }
 
 /**
@@ -195,7 +197,7 @@ export function stillAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, options
 export function stillAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, options: StillAttentionOptions): tf.Tensor4D | StillAttentionWithMask {
   const fn = "stillAttention";
   if (options === undefined || options === null) throw new OptionError(`${fn}: options { fq, fk, chunkSize, topK } are required, got none`);
-  assertKnownOptions(fn, options, ["fq", "fk", "chunkSize", "topK", "saliency", "gate", "phantomFirstChunk", "scale", "eps", "returnMask"]);
+  assertKnownOptions(fn, options, ["fq", "fk", "chunkSize", "topK", "saliency", "gate", "phantomFirstChunk", "scale", "eps", "returnMask", "blockRows"]);
   const dims = checkAttentionInputs(fn, q, k, v);
   const { batch, heads, seqQ: T, seqK, dim, dimV } = dims;
   if (T !== seqK) throw new ShapeError(`${fn}: q and k must have the same length (self-attention), got ${shapeString(q.shape)} and ${shapeString(k.shape)}`);
@@ -224,11 +226,13 @@ export function stillAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, options
     assertRank(fn, "gate", gate, [1, 2, 3, 4]);
     assertBroadcastable(fn, "gate", gate, [batch, heads, T, dimV]);
   }
+  const { blockRows } = options;
+  if (blockRows !== undefined) assertInteger(fn, "blockRows", blockRows, { min: 1 });
   return tf.tidy(() => {
     // The selection uses the saliency variant's own ε (1e-8), as the official code does.
     const saliency = saliencyOf(q, k, C, variant, scale, 1e-8);
     const salient = selectDetached(C, options.topK)(saliency);
-    const output = stillCore(q, k, v, fq, fk, salient, { chunkSize: C, scale, eps, phantom, ...(gate ? { gate } : {}) });
+    const output = stillCore(q, k, v, fq, fk, salient, { chunkSize: C, scale, eps, phantom, ...(gate ? { gate } : {}), ...(blockRows !== undefined ? { blockRows } : {}) });
     if (!returnMask) return output;
     return { output, salientMask: tf.greater(salient, 0) as tf.Tensor3D, saliency };
   });
@@ -242,31 +246,50 @@ export interface StillCoreOptions {
   gate?: tf.Tensor;
   /** Position of the first query: queries are the last seq − offset rows (for the generation cache). */
   offset?: number;
+  /** Query rows per block (default: a ~16 MB score block). */
+  blockRows?: number;
 }
 
 /**
  * The hybrid read-out for a given 0/1 salient mask `[b, h, seqK]` (float). Queries `[b, h, seqK − offset, d]`
- * sit at the end of the keys. Dense over keys: O(seq²) memory, like the dense definition it follows.
+ * sit at the end of the keys. Work is O(seq²) like the dense definition it follows (a salient-key gather
+ * would make it linear); memory stays O(blockRows·seq).
  */
 export function stillCore(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, fq: tf.Tensor, fk: tf.Tensor, salient: tf.Tensor, o: StillCoreOptions): tf.Tensor4D {
   return tf.tidy(() => {
-    const T = k.shape[2]!;
+    const [b, h, T] = k.shape as [number, number, number, number];
     const offset = o.offset ?? 0;
-    const { near, far, firstChunk } = chunkMasks(T, o.chunkSize, offset);
-    const sal = salient.expandDims(2); // [b, h, 1, T]
-    const exactW = near.add(far.mul(sal));
-    const linearW = far.mul(tf.scalar(1).sub(sal));
-    const s = batchMatMul(q.mul(o.scale), k, false, true);
-    // m is part of the result (the linear terms are not rescaled by it), so its gradient is kept.
-    // exactW is 0/1; arithmetic masking (no comparison) keeps the tape free of gradient-less ops.
-    let m = tf.max(s.add(exactW.sub(1).mul(-MASKED)), -1, true);
-    if (o.phantom) m = tf.where(tf.greater(firstChunk, 0), tf.maximum(m, 0), m);
-    const pe = exactW.mul(tf.exp(s.sub(m)));
-    const pl = linearW.mul(batchMatMul(fq, fk, false, true));
-    let den = pe.sum(-1, true).add(pl.sum(-1, true)).add(o.eps);
-    if (o.phantom) den = den.add(firstChunk.mul(tf.exp(m.neg())).mul(o.chunkSize));
-    let lin = batchMatMul(pl, v);
-    if (o.gate) lin = lin.mul(o.gate);
-    return batchMatMul(pe, v).add(lin).div(den) as tf.Tensor4D;
+    // Query blocks keep the [rows, keys] score block near 4M elements; each block only reads the keys up
+    // to its last query (causal), so no [seq, seq] tensor is ever built.
+    const rowsPerBlock = o.blockRows ?? Math.max(1, Math.floor((1 << 22) / Math.max(1, b * h * T)));
+    const outs: tf.Tensor[] = [];
+    for (let r0 = offset; r0 < T; r0 += rowsPerBlock) {
+      const r1 = Math.min(T, r0 + rowsPerBlock);
+      const rows = (x: tf.Tensor) => x.slice([0, 0, r0 - offset, 0], [-1, -1, r1 - r0, -1]);
+      const keys = (x: tf.Tensor) => (r1 === T ? x : x.slice([0, 0, 0, 0], [-1, -1, r1, -1]));
+      const g = o.gate;
+      const gate = g && g.rank >= 2 && g.shape[g.rank - 2] !== 1 ? g.slice(g.shape.map((_, i) => (i === g.rank - 2 ? r0 - offset : 0)), g.shape.map((d, i) => (i === g.rank - 2 ? r1 - r0 : d))) : g;
+      outs.push(stillBlock(rows(q), keys(k), keys(v), rows(fq), keys(fk), r1 === T ? salient : salient.slice([0, 0, 0], [-1, -1, r1]), r0, r1, o, gate));
+    }
+    return (outs.length === 1 ? outs[0]! : tf.concat(outs, 2)) as tf.Tensor4D;
   });
+}
+
+function stillBlock(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, fq: tf.Tensor, fk: tf.Tensor, salient: tf.Tensor, r0: number, r1: number, o: StillCoreOptions, gate: tf.Tensor | undefined): tf.Tensor {
+  const { near, far, firstChunk } = chunkMasks(r0, r1, o.chunkSize);
+  const sal = salient.expandDims(2); // [b, h, 1, keys]
+  const exactW = near.add(far.mul(sal));
+  const linearW = far.mul(tf.scalar(1).sub(sal));
+  const s = batchMatMul(q.mul(o.scale), k, false, true);
+  // m is part of the result (the linear terms are not rescaled by it), so its gradient is kept.
+  // exactW is 0/1; arithmetic masking (no comparison) keeps the tape free of gradient-less ops.
+  let m = tf.max(s.add(exactW.sub(1).mul(-MASKED)), -1, true);
+  if (o.phantom) m = tf.where(tf.greater(firstChunk, 0), tf.maximum(m, 0), m);
+  const pe = exactW.mul(tf.exp(s.sub(m)));
+  const pl = linearW.mul(batchMatMul(fq, fk, false, true));
+  let den = pe.sum(-1, true).add(pl.sum(-1, true)).add(o.eps);
+  if (o.phantom) den = den.add(firstChunk.mul(tf.exp(m.neg())).mul(o.chunkSize));
+  let lin = batchMatMul(pl, v);
+  if (gate) lin = lin.mul(gate);
+  return batchMatMul(pe, v).add(lin).div(den);
 }
