@@ -6,13 +6,13 @@ type Initializer = ReturnType<typeof tf.initializers.zeros>;
 import { OptionError, ShapeError, assertBoolean, assertInteger, assertNumber, assertOneOf, shapeString } from "@attnkit/core";
 import { expertCapacity } from "../ops/dispatch";
 import { routerLogits } from "../ops/gate-inputs";
-import { graphGate } from "../ops/graph-gate";
+import { graphGate, type MixFn } from "../ops/graph-gate";
 import { loadBalancingLoss, routerZLoss } from "../ops/losses";
 import { sparseMoe, type Activation } from "../ops/moe-forward";
 import { routingEntropy } from "../ops/routing-stats";
 import { assignmentMask, selectExperts } from "../ops/select";
-import { reduceHeads, type HeadReduce } from "../ops/attention-gate";
-import { similarityMatrix } from "../ops/similarity-gate";
+import { attentionMix, type HeadReduce } from "../ops/attention-gate";
+import { similarityMix } from "../ops/similarity-gate";
 
 export type Router = "softmax" | "similarity" | "attention";
 
@@ -204,10 +204,11 @@ export function moeStep(x: tf.Tensor, w: MoeWeights, o: ResolvedMoeOptions, atte
     selectProbs = tf.softmax(logits);
     ({ combine, indices } = selectExperts(selectProbs, selectProbs, k, o.renormalize));
   } else {
-    const mix =
+    const sim = { temperature: o.temperature, kind: o.similarity, causal: o.causal, wSim: w.wSim?.read() };
+    const mix: MixFn =
       o.router === "similarity"
-        ? similarityMatrix(x, { temperature: o.temperature, kind: o.similarity, causal: o.causal, wSim: w.wSim?.read() })
-        : rowWeights(reduceHeads(attention!, attention!.rank === 4, o.headReduce, o.head));
+        ? (v) => similarityMix(x, v, sim, false).output
+        : attentionMix(rowWeights(attention!), attention!.rank === 4, o.headReduce, o.head);
     const g = graphGate(logits, mix, k, o.renormalize, graph);
     ({ combine, indices } = g);
     selectProbs = g.mixedProbs;

@@ -2,9 +2,9 @@
 //   A = mean_h(attention of the layer feeding this MoE);  p~ = A·softmax(x W_g);
 //   indices = topk(p~);  combine = p~[indices] renormalised.  With A = I this is the plain top-k gate.
 import * as tf from "@tensorflow/tfjs";
-import { ShapeError, assertBoolean, assertFloat, assertInteger, assertKnownOptions, assertOneOf, assertTensor, shapeString } from "@attnkit/core";
+import { ShapeError, assertBoolean, assertFloat, assertInteger, assertKnownOptions, assertOneOf, assertTensor, batchMatMul, shapeString } from "@attnkit/core";
 import { checkGateInputs, routerLogits, type GateBase } from "./gate-inputs";
-import { checkGraphOptions, graphGate, type GraphGateResult, type GraphOptions } from "./graph-gate";
+import { checkGraphOptions, graphGate, mixByMatrix, type GraphGateResult, type GraphOptions, type MixFn } from "./graph-gate";
 import { withoutGradient } from "./select";
 
 export type HeadReduce = "mean" | "single";
@@ -49,17 +49,28 @@ export function attentionAwareGate(x: tf.Tensor, wGate: tf.Tensor, attention: tf
   const graph = checkGraphOptions(NAME, options);
   return tf.tidy(() => {
     const a = detach ? withoutGradient((v) => v.clone(), attention) : attention;
-    const mix = reduceHeads(a, withHeads, headReduce, head);
-    return graphGate(routerLogits(x, wGate, options.bias), mix, dims.topK, dims.renormalize, graph);
+    return graphGate(routerLogits(x, wGate, options.bias), attentionMix(a, withHeads, headReduce, head), dims.topK, dims.renormalize, graph);
   });
 }
 
-/** `[..., (heads,) T, T]` → `[..., T, T]`. */
-export function reduceHeads(a: tf.Tensor, withHeads: boolean, headReduce: HeadReduce, head: number): tf.Tensor {
-  if (!withHeads) return a;
+/**
+ * v ↦ A·v for `A: [..., (heads,) T, T]` reduced over heads. The mean over heads is taken after the
+ * product, as one 2-D product per batch entry ([heads·T, T]·[T, E]): a reduction over the heads axis of
+ * the [heads, T, T] matrix itself is several times slower on wasm.
+ */
+export function attentionMix(a: tf.Tensor, withHeads: boolean, headReduce: HeadReduce, head: number): MixFn {
+  if (!withHeads) return mixByMatrix(a);
   const axis = a.rank - 3;
-  if (headReduce === "mean") return a.mean(axis);
-  const begin = a.shape.map((_, i) => (i === axis ? head : 0));
-  const size = a.shape.map((d, i) => (i === axis ? 1 : d));
-  return a.slice(begin, size).squeeze([axis]);
+  if (headReduce === "single") {
+    const begin = a.shape.map((_, i) => (i === axis ? head : 0));
+    const size = a.shape.map((d, i) => (i === axis ? 1 : d));
+    return mixByMatrix(a.slice(begin, size).squeeze([axis]));
+  }
+  const [h, t] = a.shape.slice(axis) as [number, number];
+  const lead = a.shape.slice(0, axis);
+  const flat = a.reshape([...lead, h * t, t]);
+  return (v) => {
+    const e = v.shape[v.rank - 1]!;
+    return batchMatMul(flat, v).reshape([...lead, h, t, e]).mean(axis);
+  };
 }

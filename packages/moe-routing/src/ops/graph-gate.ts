@@ -28,13 +28,19 @@ export function checkGraphOptions(fn: string, options: GraphOptions): { weightsF
   return { weightsFrom, mixing };
 }
 
+/** `v: [..., T, E]` → `M·v` for the gate's row-stochastic token matrix M (never materialised when it need not be). */
+export type MixFn = (v: tf.Tensor) => tf.Tensor;
+
+/** M·v for an explicit `[..., T, T]` matrix. */
+export const mixByMatrix = (m: tf.Tensor): MixFn => (v) => batchMatMul(m, v);
+
 /**
- * Gate from router logits `[..., T, E]` mixed over tokens by a row-stochastic `[..., T, T]` matrix.
+ * Gate from router logits `[..., T, E]` mixed over tokens by a row-stochastic token matrix.
  * Call inside a tidy.
  */
-export function graphGate(logits: tf.Tensor, mix: tf.Tensor, topK: number, renormalize: boolean, graph: { weightsFrom: WeightsFrom; mixing: Mixing }): GraphGateResult {
+export function graphGate(logits: tf.Tensor, mix: MixFn, topK: number, renormalize: boolean, graph: { weightsFrom: WeightsFrom; mixing: Mixing }): GraphGateResult {
   const probs = tf.softmax(logits);
-  const mixedProbs = graph.mixing === "probs" ? batchMatMul(mix, probs) : tf.softmax(batchMatMul(mix, logits));
+  const mixedProbs = graph.mixing === "probs" ? mix(probs) : tf.softmax(mix(logits));
   const weights = graph.weightsFrom === "mixed" ? mixedProbs : probs;
   const { combine, indices } = selectExperts(mixedProbs, weights, topK, renormalize);
   return { combine, indices, probs, mixedProbs };

@@ -2,7 +2,7 @@
 //   S = softmax_j(x_iᵀ W_s x_j / τ)   (W_s = I by default; kind 'cosine' uses unit-length x)
 //   p~ = S·softmax(x W_g);  indices = topk(p~);  combine = p~[indices] renormalised.
 import * as tf from "@tensorflow/tfjs";
-import { ShapeError, assertBoolean, assertFloat, assertKnownOptions, assertNumber, assertOneOf, assertRank, batchMatMul, l2Normalize, shapeString } from "@attnkit/core";
+import { ShapeError, assertBoolean, assertFloat, assertKnownOptions, assertNumber, assertOneOf, assertRank, batchMatMul, l2Normalize, scaledDotProductAttention, shapeString } from "@attnkit/core";
 import { checkGateInputs, routerLogits, type GateBase } from "./gate-inputs";
 import { checkGraphOptions, graphGate, type GraphGateResult, type GraphOptions } from "./graph-gate";
 
@@ -23,11 +23,6 @@ export type SimilarityGateResult = GraphGateResult & {
 };
 
 const NAME = "similarityAwareGate";
-
-/** Lower-triangular keep mask `[T, T]` (j ≤ i). */
-export function lowerTriangle(t: number): tf.Tensor {
-  return tf.linalg.bandPart(tf.ones([t, t], "float32"), -1, 0);
-}
 
 /**
  * The Similarity-Aware gate: routes token i by the expert distribution of the tokens it is similar to.
@@ -53,21 +48,36 @@ export function similarityAwareGate(x: tf.Tensor, wGate: tf.Tensor, options: Sim
   }
   const graph = checkGraphOptions(NAME, options);
   return tf.tidy(() => {
-    const similarity = similarityMatrix(x, { temperature: options.temperature, kind, causal, wSim });
-    const gate = graphGate(routerLogits(x, wGate, options.bias), similarity, dims.topK, dims.renormalize, graph);
-    return { ...gate, similarity };
+    let similarity: tf.Tensor | null = null;
+    const mix = (v: tf.Tensor) => {
+      const r = similarityMix(x, v, { temperature: options.temperature, kind, causal, wSim }, true);
+      similarity = r.similarity;
+      return r.output;
+    };
+    const gate = graphGate(routerLogits(x, wGate, options.bias), mix, dims.topK, dims.renormalize, graph);
+    return { ...gate, similarity: similarity! };
   });
 }
 
-/** S = softmax_j(x_iᵀ W_s x_j / τ), causal-masked; `[..., T, T]`. Call inside a tidy; inputs checked by the caller. */
-export function similarityMatrix(x: tf.Tensor, o: { temperature: number; kind: "dot" | "cosine"; causal: boolean; wSim?: tf.Tensor | undefined }): tf.Tensor {
-  const t = x.shape[x.rank - 2]!;
+export interface SimilarityOptions {
+  temperature: number;
+  kind: "dot" | "cosine";
+  causal: boolean;
+  wSim?: tf.Tensor | undefined;
+}
+
+/**
+ * S·v with S = softmax_j(x_iᵀ W_s x_j / τ) (causal-masked), for `x: [..., T, d]`, `v: [..., T, E]`. This
+ * is attention with q = x·W_s, k = x, values v and scale 1/τ, so it runs on core's blocked attention
+ * (fast path, custom backward, no [T, T] matrix unless `withMatrix`). Call inside a tidy.
+ */
+export function similarityMix(x: tf.Tensor, v: tf.Tensor, o: SimilarityOptions, withMatrix: boolean): { output: tf.Tensor; similarity: tf.Tensor | null } {
   const u = o.kind === "cosine" ? l2Normalize(x) : x;
-  const left = o.wSim ? batchMatMul(u, o.wSim) : u;
-  let scores = batchMatMul(left, u, false, true).div(o.temperature);
-  if (o.causal) {
-    // The diagonal is always visible, so no row is ever empty.
-    scores = tf.where(tf.cast(lowerTriangle(t), "bool"), scores, tf.scalar(-Infinity));
-  }
-  return tf.softmax(scores);
+  const q = o.wSim ? batchMatMul(u, o.wSim) : u;
+  const as4 = (t: tf.Tensor) => (t.rank === 2 ? t.expandDims(0).expandDims(0) : t.expandDims(1)) as tf.Tensor4D;
+  const opts = { scale: 1 / o.temperature, causal: o.causal };
+  const back = (t: tf.Tensor) => (x.rank === 2 ? t.squeeze([0, 1]) : t.squeeze([1]));
+  if (!withMatrix) return { output: back(scaledDotProductAttention(as4(q), as4(u), as4(v), opts)), similarity: null };
+  const r = scaledDotProductAttention(as4(q), as4(u), as4(v), { ...opts, returnWeights: true });
+  return { output: back(r.output), similarity: back(r.weights) };
 }
