@@ -18,6 +18,7 @@ import {
 } from "@attnkit/core";
 import { landmarkCommon, flat } from "./landmark-attention";
 import { localGroupedLogits, rotateAt, rowsPerBlock } from "./layout";
+import { gatherBlocks, takeRange, takeRows } from "./take";
 
 export type LandmarkSelection = "per-token-and-head" | "max-over-heads" | "max-over-tokens";
 export const SELECTIONS: readonly LandmarkSelection[] = ["per-token-and-head", "max-over-heads", "max-over-tokens"];
@@ -116,8 +117,7 @@ function rankBlocks(q: tf.Tensor, k: tf.Tensor, z: Sizes, plan: RetrievalPlan): 
   const { B, H, C, D, n, nMem, prefix, recentFrom } = z;
   const bs = plan.blockSize;
   const qs = scaledQueries(q, z, plan);
-  // Rank ≤ 4 throughout: TF.js's WebGPU shaders have no rank-5 coordinates.
-  let landmarks = k.slice([0, 0, 0, 0], [-1, -1, plan.memoryLength, -1]).reshape([B * H, nMem, n, D]).slice([0, 0, bs, 0], [-1, -1, 1, -1]).reshape([B, H, nMem, D]);
+  let landmarks = nMem > 0 ? takeRows(k, Array.from({ length: nMem }, (_, m) => m * n + bs)) : tf.zeros([B, H, 0, D]);
   if (plan.ropeBase !== null && nMem > 0) {
     // Scoring positions (llama_mem.py L355–420): all old blocks share the first slot.
     const slots = Array.from({ length: nMem }, (_, m) => prefix + (m < recentFrom ? 0 : m - recentFrom + 1) * n + bs);
@@ -138,41 +138,26 @@ function selectBlocks(rank: tf.Tensor, z: Sizes): tf.Tensor4D {
   return tf.broadcastTo(sorted, [B, H, C, kk]) as tf.Tensor4D;
 }
 
-/**
- * Rows `index: [G, N]` (int32, constant) of `blocks: [G, nMem, F]` → `[G, N, F]`. The gradient is a
- * one-hot product instead of TF.js's gather gradient, whose UnsortedSegmentSum kernel wasm lacks.
- */
-function gatherBlocks(blocks: tf.Tensor, index: tf.Tensor): tf.Tensor {
-  const [G, nMem, F] = blocks.shape as [number, number, number];
-  const N = index.shape[1]!;
-  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
-    save([index]); // the closure's index is disposed with the forward scope; the tape keeps a copy
-    const flatIndex = index.add(tf.range(0, G * nMem, nMem, "int32").reshape([G, 1])).reshape([G * N]);
-    return {
-      value: tf.gather(x.reshape([G * nMem, F]), flatIndex).reshape([G, N, F]),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => batchMatMul(tf.oneHot(saved[0]!, nMem).cast("float32"), dy, true, false),
-    };
-  });
-  return op(blocks);
-}
-
 /** Output `[b, h, c, dv]` for a given selection: one softmax over grouped logits of [selected blocks ++ local keys]. */
 function attendSelected(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, selection: tf.Tensor, z: Sizes, plan: RetrievalPlan): tf.Tensor4D {
-  const { B, H, C, D, T, Dv, n, nMem, kk, L, prefix, recentFrom } = z;
+  const { B, H, C, D, T, Dv, n, kk, L, prefix, recentFrom } = z;
   const { blockSize: bs, memoryLength: M, ropeBase } = plan;
   const offset = L - C; // local position of the first query
   const qs = scaledQueries(q, z, plan);
-  let local = k.slice([0, 0, M, 0], [-1, -1, L, -1]);
+  let local = takeRange(k, M, L);
   if (ropeBase !== null) local = rotateAt(local, tf.range(M, T), ropeBase);
   const G = B * H;
   const qf = flat(qs);
   const kf = flat(local);
-  const vf = flat(v.slice([0, 0, M, 0], [-1, -1, L, -1]));
+  const vf = flat(takeRange(v, M, L));
   const selFlat = selection.reshape([G, C, kk]);
-  const blockRows = kk > 0 ? k.slice([0, 0, 0, 0], [-1, -1, M, -1]).reshape([G, nMem, n * D]) : null;
-  const blockVals = kk > 0 ? v.slice([0, 0, 0, 0], [-1, -1, M, -1]).reshape([G, nMem, n * Dv]) : null;
-  const rows = Math.max(1, Math.min(rowsPerBlock(G, L + kk * n, C), Math.floor((1 << 22) / Math.max(1, G * kk * n * Math.max(D, Dv)))));
+  // Whole blocks as rows of a free reshape (padding the sequence to whole blocks when needed).
+  const nb = Math.ceil(T / n);
+  const asBlocks = (x: tf.Tensor, width: number) => (nb * n > T ? x.pad([[0, 0], [0, 0], [0, nb * n - T], [0, 0]]) : x).reshape([G, nb, n * width]);
+  const blockRows = kk > 0 ? asBlocks(k, D) : null;
+  const blockVals = kk > 0 ? asBlocks(v, Dv) : null;
+  // Query rows per step: bounded by the gathered blocks [G·rows, kk, n, D] (64 MB of float32).
+  const rows = Math.max(1, Math.min(rowsPerBlock(G, L + kk * n, C), Math.floor((1 << 24) / Math.max(1, G * kk * n * Math.max(D, Dv)))));
   const outs: tf.Tensor[] = [];
   for (let t0 = 0; t0 < C; t0 += rows) {
     const r = Math.min(rows, C - t0);
@@ -202,9 +187,12 @@ function attendSelected(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, selection: tf.
     const lse = m.add(tok.sub(m).exp().sum(-1, true).log());
     const memLogits = tok.add(lm.sub(lse)).reshape([G, r, kk * bs]);
     const w = tf.softmax(tf.concat([memLogits, part.logits], -1));
-    const wMem = w.slice([0, 0, 0], [-1, -1, kk * bs]).reshape([G * r, kk, bs, 1]);
+    // Landmarks carry no value: a zero weight in their slot (cheaper than slicing them out of vals).
+    const wMem = w.slice([0, 0, 0], [-1, -1, kk * bs]).reshape([G * r, kk, bs]).pad([[0, 0], [0, 0], [0, 1]]);
     const wLocal = w.slice([0, 0, kk * bs], [-1, -1, -1]);
-    const memOut = wMem.mul(vals.slice([0, 0, 0, 0], [-1, -1, bs, -1])).sum([1, 2]).reshape([G, r, Dv]);
+    // One batched product per query row (not core's batchMatMul: splitting into G·r tiny 2-D products
+    // costs more than TF.js's batched kernel here, and a sum over non-last axes would transpose vals).
+    const memOut = tf.matMul(wMem.reshape([G * r, 1, kk * n]), vals.reshape([G * r, kk * n, Dv])).reshape([G, r, Dv]);
     outs.push(memOut.add(batchMatMul(wLocal, part.values)));
   }
   return (outs.length === 1 ? outs[0]! : tf.concat(outs, 1)).reshape([B, H, C, Dv]) as tf.Tensor4D;
@@ -252,7 +240,7 @@ export function landmarkRetrievalAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Ten
   if (q.shape[2] !== T) throw new ShapeError(`${NAME}: q must cover the same positions as k (queries are taken from memoryLength on), got q ${shapeString(q.shape)} and k ${shapeString(k.shape)}`);
   if (plan.memoryLength === T) throw new OptionError(`${NAME}: memoryLength must leave at least one query position, got memoryLength ${plan.memoryLength} with seq ${T}`);
   return tf.tidy(() => {
-    const chunk = q.slice([0, 0, plan.memoryLength, 0], [-1, -1, -1, -1]);
+    const chunk = takeRange(q, plan.memoryLength, T - plan.memoryLength);
     const result = retrieve(chunk, k, v, plan);
     if (options.returnSelection) return result as unknown as tf.Tensor;
     return result.output;
