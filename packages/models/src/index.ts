@@ -6,3 +6,4 @@ export { PositionEmbedding, type PositionEmbeddingArgs } from "./layers/position
 export { FeedForward, type FeedForwardArgs, type FeedForwardActivation } from "./layers/feed-forward";
 export { SelfAttention, type SelfAttentionArgs, type SelfAttentionCache } from "./layers/self-attention";
 export { lmLoss, oneHotTargets } from "./loss";
+export { generate, supportsCache, type GenerateOptions } from "./generate";
