@@ -7,3 +7,4 @@ export { FeedForward, type FeedForwardArgs, type FeedForwardActivation } from ".
 export { SelfAttention, type SelfAttentionArgs, type SelfAttentionCache } from "./layers/self-attention";
 export { lmLoss, oneHotTargets } from "./loss";
 export { generate, supportsCache, type GenerateOptions } from "./generate";
+export { saveModel, loadModel, nodeFileHandler } from "./io";
