@@ -24,3 +24,4 @@ export { causalMask, visibleKeyRange, visibilityMask, visibilityBias, type Visib
 export { topKIndices, type TopKIndicesOptions } from "./ops/topk";
 export { applyRotary, type ApplyRotaryOptions } from "./ops/rotary";
 export { rmsNorm, l2Normalize, type RmsNormOptions, type L2NormalizeOptions } from "./ops/norms";
+export { BASE_LAYER_ARGS, checkLayerArgs, lastDim, splitHeads, mergeHeads } from "./layers";
