@@ -8,3 +8,4 @@ export { SelfAttention, type SelfAttentionArgs, type SelfAttentionCache } from "
 export { lmLoss, oneHotTargets } from "./loss";
 export { generate, supportsCache, type GenerateOptions } from "./generate";
 export { saveModel, loadModel, nodeFileHandler } from "./io";
+export { presets, presetNames, preset, type PresetName } from "./presets";

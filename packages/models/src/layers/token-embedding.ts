@@ -5,6 +5,18 @@ import * as tf from "@tensorflow/tfjs";
 import { assertInteger, registerLayer } from "@attnkit/core";
 import { firstInput, firstShape, type LayerArgs, type LayerVariable } from "./common";
 
+/**
+ * Rows `ids` of `table`. The gradient is oneHot(ids)ᵀ·dy rather than TF.js's gather gradient, whose
+ * UnsortedSegmentSum kernel the wasm backend lacks.
+ */
+function lookup(table: tf.Tensor, ids: tf.Tensor, vocab: number): tf.Tensor {
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
+    value: tf.gather(args[0] as tf.Tensor, ids),
+    gradFunc: (dy: tf.Tensor | tf.Tensor[]) => tf.matMul(tf.oneHot(ids, vocab), dy as tf.Tensor, true, false),
+  }));
+  return op(table);
+}
+
 export interface TokenEmbeddingArgs extends LayerArgs {
   vocabSize: number;
   dModel: number;
@@ -48,8 +60,8 @@ export class TokenEmbedding extends tf.layers.Layer {
         const [b, s, d] = x.shape as [number, number, number];
         return tf.matMul(x.reshape([b * s, d]), table, false, true).reshape([b, s, this.vocabSize]);
       }
-      const ids = x.dtype === "int32" ? x : tf.cast(x, "int32");
-      return tf.gather(table, ids.flatten()).reshape([...x.shape, this.dModel]);
+      const ids = (x.dtype === "int32" ? x : tf.cast(x, "int32")).flatten();
+      return lookup(table, ids, this.vocabSize).reshape([...x.shape, this.dModel]);
     });
   }
 

@@ -1,0 +1,101 @@
+// Spec validation: malformed specs name the JSON path and what is allowed; presets and the hybrid plan
+// resolve as documented; the JSON Schema export describes the same format. Pure host code: no backend.
+import { describe, expect, it } from "vitest";
+import { OptionError } from "@attnkit/core";
+import { SPEC_VERSION, modelSpecJsonSchema, parseModelSpec, preset, presetNames, presets, resolveLayers, type ModelSpec } from "../src/index";
+
+const base: ModelSpec = { version: 1, family: "decoder", vocabSize: 64, seqLen: 32, dModel: 32, heads: 4, numLayers: 3 };
+
+function errorOf(spec: unknown): string {
+  try {
+    parseModelSpec(spec);
+  } catch (e) {
+    expect(e).toBeInstanceOf(OptionError);
+    return (e as Error).message;
+  }
+  throw new Error("spec was accepted");
+}
+
+describe("ModelSpec validation", () => {
+  const cases: [string, unknown, RegExp][] = [
+    ["per-layer topK below 1", { ...base, layers: [{}, {}, { attention: { kind: "block-routing", blockSize: 8, topK: 0 } }] }, /spec\.layers\[2\]\.attention\.topK must be ≥ 1, got 0/],
+    ["unknown attention kind", { ...base, attention: { kind: "flash" } }, /spec\.attention\.kind must be one of 'softmax' \| 'linear' .*'tempscale', got "flash"/],
+    ["unknown ffn kind", { ...base, ffn: { kind: "glu" } }, /spec\.ffn\.kind must be one of 'mlp' \| 'moe', got "glu"/],
+    ["unknown family", { ...base, family: "seq2seq" }, /spec\.family must be one of "decoder" \| "encoder", got "seq2seq"/],
+    ["unknown top-level key", { ...base, dropout: 0.1 }, /spec has unknown key 'dropout'/],
+    ["unknown nested key", { ...base, attention: { kind: "linear", chunk: 4 } }, /spec\.attention has unknown key 'chunk'/],
+    ["wrong type", { ...base, vocabSize: "256" }, /spec\.vocabSize must be a number, got "256"/],
+    ["non-integer", { ...base, heads: 2.5 }, /spec\.heads must be an integer, got 2\.5/],
+    ["missing field", { ...base, ffn: { kind: "moe" } }, /spec\.ffn\.hiddenUnits is required/],
+    ["missing version", { ...base, version: undefined }, /spec\.version is required/],
+    ["dModel not divisible by heads", { ...base, dModel: 30 }, /spec\.dModel must be divisible by spec\.heads \(4\), got 30/],
+    ["odd head size with rope", { ...base, dModel: 36, heads: 4 }, /spec\.position 'rope' needs an even head size/],
+    ["seqLen not a multiple of the routing block", { ...base, attention: { kind: "block-routing", blockSize: 5, topK: 2 } }, /spec\.attention\.blockSize must divide spec\.seqLen \(32\), got 5/],
+    ["routing topK above the block count", { ...base, attention: { kind: "block-routing", blockSize: 16, topK: 3 } }, /spec\.attention\.topK must be ≤ the number of blocks .* \(2\), got 3/],
+    ["landmark layout", { ...base, attention: { kind: "landmark", blockSize: 8 } }, /spec\.attention\.blockSize \+ 1 .* must divide spec\.seqLen \(32\), got blockSize 8/],
+    ["STILL chunk", { ...base, layers: [{}, { attention: { kind: "still-hybrid", chunkSize: 5 } }, {}] }, /spec\.layers\[1\]\.attention\.chunkSize must divide spec\.seqLen/],
+    ["NAtS-L block", { ...base, attention: { kind: "natsl-hybrid", blockSize: 12 } }, /spec\.attention\.blockSize must divide spec\.seqLen/],
+    ["per-layer list length", { ...base, layers: [{}, {}] }, /spec\.layers must hold spec\.numLayers \(3\) entries, got 2/],
+    ["plan index out of range", { ...base, attn: { layers: [0, 3] } }, /spec\.attn\.layers\[1\] must be a layer index below spec\.numLayers \(3\), got 3/],
+    ["enum option", { ...base, attention: { kind: "linear", featureMap: "softplus" } }, /spec\.attention\.featureMap must be one of "elu1" \| "relu" \| "identity", got "softplus"/],
+    ["encoder with a causal-only kind", { ...base, family: "encoder", attention: { kind: "gated-deltanet" } }, /spec\.attention\.kind must be one of 'softmax' \| 'tempscale' in the encoder family/],
+    ["attention router without softmax", { ...base, attention: { kind: "linear" }, ffn: { kind: "moe", hiddenUnits: 8, router: "attention" } }, /spec\.ffn\.router 'attention' needs softmax attention/],
+    ["MoE topK above experts", { ...base, ffn: { kind: "moe", hiddenUnits: 8, numExperts: 2, topK: 3 } }, /spec\.ffn\.topK must be ≤ numExperts \(2\), got 3/],
+    ["log-n without trainLength", { ...base, attention: { kind: "tempscale", temperatureMode: "log-n" } }, /spec\.attention\.trainLength is required/],
+    ["not an object", 42, /spec must be a ModelSpec object, got 42/],
+  ];
+  for (const [name, spec, message] of cases) {
+    it(`rejects: ${name}`, () => {
+      expect(errorOf(spec)).toMatch(message);
+    });
+  }
+
+  it("names the function and counts further problems", () => {
+    expect(errorOf({ ...base, vocabSize: -1, heads: 0 })).toMatch(/^defineModel: spec\.vocabSize .* \(and 1 more problem: spec\.heads\)$/);
+  });
+
+  it("refuses a newer version with a clear message", () => {
+    expect(errorOf({ ...base, version: SPEC_VERSION + 1 })).toMatch(/spec\.version is 2, newer than this @attnkit\/models understands \(1\); upgrade/);
+  });
+
+  it("accepts every preset and keeps presets frozen", () => {
+    for (const name of presetNames) expect(() => parseModelSpec(presets[name])).not.toThrow();
+    expect(Object.isFrozen(presets.dense)).toBe(true);
+    const copy = preset("dense", { numLayers: 2 });
+    expect(copy.numLayers).toBe(2);
+    expect(presets.dense.numLayers).toBe(4);
+    expect(() => preset("nope" as "dense")).toThrow(/preset: name must be one of 'dense'/);
+  });
+});
+
+describe("layer plan", () => {
+  it("applies flash-linear-attention's attn plan, then per-layer overrides", () => {
+    const spec: ModelSpec = {
+      ...base,
+      numLayers: 4,
+      attention: { kind: "gated-deltanet" },
+      attn: { layers: [1, 3] },
+      layers: [{}, {}, {}, { attention: { kind: "linear" }, ffn: { kind: "moe", hiddenUnits: 8 } }],
+    };
+    const plan = resolveLayers(parseModelSpec(spec));
+    expect(plan.map((l) => l.attention.kind)).toEqual(["gated-deltanet", "softmax", "gated-deltanet", "linear"]);
+    expect(plan.map((l) => l.ffn.kind)).toEqual(["mlp", "mlp", "mlp", "moe"]);
+  });
+
+  it("defaults to softmax attention and an MLP", () => {
+    const plan = resolveLayers(parseModelSpec(base));
+    expect(plan.every((l) => l.attention.kind === "softmax" && l.ffn.kind === "mlp")).toBe(true);
+  });
+});
+
+describe("modelSpecJsonSchema", () => {
+  it("is a JSON Schema of the same format", () => {
+    const schema = modelSpecJsonSchema as { type: string; required: string[]; additionalProperties: boolean; properties: Record<string, { enum?: string[] }> };
+    expect(schema.type).toBe("object");
+    expect(schema.required).toEqual(expect.arrayContaining(["version", "family", "vocabSize", "seqLen", "dModel", "heads", "numLayers"]));
+    expect(schema.additionalProperties).toBe(false);
+    expect(schema.properties.family!.enum).toEqual(["decoder", "encoder"]);
+    const text = JSON.stringify(schema);
+    for (const kind of ["gated-deltanet", "block-routing", "landmark", "tempscale", "moe"]) expect(text).toContain(`"${kind}"`);
+  });
+});
