@@ -9,13 +9,13 @@ import {
   assertInteger,
   assertKnownOptions,
   assertNumber,
-  batchMatMul,
   checkAttentionInputs,
   resolveScale,
   shapeString,
   type AttentionDims,
 } from "@attnkit/core";
-import { localGroupedLogits, rowsPerBlock, weightsToKeys } from "./layout";
+import { groupedAttention } from "./grouped-kernel";
+import { weightsToKeys } from "./layout";
 
 export interface LandmarkAttentionOptions {
   /** Regular tokens per block; position p is a landmark iff p % (blockSize + 1) == blockSize. */
@@ -72,7 +72,7 @@ export function landmarkAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, opti
   if (dims.seqQ > dims.seqK) {
     throw new ShapeError(`${NAME}: q must have at most as many positions as k (queries are the last keys), got q ${shapeString(q.shape)} and k ${shapeString(k.shape)}`);
   }
-  const { batch, heads, seqQ, seqK, dimV } = dims;
+  const { batch, heads, seqQ, seqK } = dims;
   const offset = seqK - seqQ;
   return tf.tidy(() => {
     let qs = q.mul(scale);
@@ -81,23 +81,11 @@ export function landmarkAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, opti
       qs = applyRotary(qs, { base: ropeBase, positions: Array.from({ length: seqQ }, (_, i) => offset + i) });
       ks = applyRotary(k, { base: ropeBase });
     }
-    const qf = flat(qs);
-    const kf = flat(ks);
-    const vf = flat(v);
-    const rows = rowsPerBlock(batch * heads, seqK, seqQ);
-    const outs: tf.Tensor[] = [];
-    const weights: tf.Tensor[] = [];
-    for (let t0 = 0; t0 < seqQ; t0 += rows) {
-      const r = Math.min(rows, seqQ - t0);
-      const qRows = qf.slice([0, t0, 0], [-1, r, -1]);
-      const local = localGroupedLogits(qRows, kf, vf, offset + t0, blockSize, batchMatMul);
-      const w = tf.softmax(local.logits);
-      outs.push(batchMatMul(w, local.values));
-      if (options.returnWeights) weights.push(weightsToKeys(w, local.blocks, blockSize, seqK));
-    }
-    const output = (outs.length === 1 ? outs[0]! : tf.concat(outs, 1)).reshape([batch, heads, seqQ, dimV]) as tf.Tensor4D;
+    const { output: out, weights: regular } = groupedAttention(qs, ks, v, blockSize, offset, options.returnWeights === true);
+    const output = out as tf.Tensor4D;
     if (!options.returnWeights) return output;
-    const w = (weights.length === 1 ? weights[0]! : tf.concat(weights, 1)).reshape([batch, heads, seqQ, seqK]) as tf.Tensor4D;
+    const nb = Math.ceil(seqK / (blockSize + 1));
+    const w = weightsToKeys(regular!, nb, blockSize, seqK).reshape([batch, heads, seqQ, seqK]) as tf.Tensor4D;
     return { output, weights: w } as unknown as tf.Tensor4D;
   }) as tf.Tensor4D | LandmarkAttentionWithWeights;
 }
