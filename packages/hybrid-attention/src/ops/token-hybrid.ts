@@ -176,43 +176,87 @@ export function gdnStep(s: tf.Tensor, q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, 
   return { o: q.expandDims(3).mul(next).sum(2), s: next };
 }
 
+/** Lower-triangular 0/1 mask [m, m], with or without the diagonal. */
+function lowerMask(m: number, diagonal: boolean): tf.Tensor2D {
+  const data = new Float32Array(m * m);
+  for (let i = 0; i < m; i++) for (let j = 0; j <= (diagonal ? i : i - 1); j++) data[i * m + j] = 1;
+  return tf.tensor2d(data, [m, m]);
+}
+
+// (I + A)⁻¹ for strictly lower A [..., m, m] by forward substitution, T_i = e_i − Σ_{j<i} A_ij T_j, batched
+// over every block and head. Rows are sliced and concatenated (no unstack: TF.js's unstack gradient fails
+// on outputs that receive no gradient, as row 0 of A here).
+function unitLowerInverse(a: tf.Tensor): tf.Tensor {
+  const m = a.shape[a.rank - 1]!;
+  const lead = a.shape.slice(0, -2);
+  const eye = tf.eye(m);
+  const row = (i: number) => eye.slice([i, 0], [1, m]);
+  let t = tf.broadcastTo(row(0), [...lead, 1, m]);
+  for (let i = 1; i < m; i++) {
+    const coef = a.slice([...lead.map(() => 0), i, 0], [...lead, 1, i]); // [..., 1, i]
+    const next = row(i).sub(batchMatMul(coef, t)); // [..., 1, m]
+    t = tf.concat([t, next], a.rank - 2);
+  }
+  return t;
+}
+
 /**
  * GDN branch over whole blocks from `s0` (q already normalised and scaled, k normalised). Each block runs
  * the gated delta rule from its start state; a softmax block (route 1) then hands on its start state,
  * decayed by its Πα when `decay`, a GDN block (route 0) its end state. Returns the outputs and the state
  * after the last block.
  *
- * Token by token with slices rather than through gatedDeltaRule: its chunk form unstacks tensors whose
- * unused parts get no gradient, which TF.js's unstack gradient cannot take when only a block's final
- * state (not its output) is used, as here for softmax-routed blocks.
+ * Each block is one chunk of the exact WY form (fla's naive_chunk_gated_delta_rule): everything that does
+ * not depend on the start state is computed for all blocks at once; only the state hand-over, a few
+ * [dk, dk]·[dk, dv] products per block, is sequential. (A local copy of the chunk algorithm rather than
+ * gatedDeltaRule per block: its unstacks fail TF.js's gradient when a block's output goes unused.)
  */
 export function gdnBranch(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, alpha: tf.Tensor, beta: tf.Tensor, route: tf.Tensor, blockSize: number, decay: boolean, s0: tf.Tensor): { output: tf.Tensor; s: tf.Tensor } {
   const [b, h, T, dk] = q.shape as [number, number, number, number];
   const dv = v.shape[3]!;
-  const outs: tf.Tensor[] = [];
-  let s = s0;
-  for (let t0 = 0, blk = 0; t0 < T; t0 += blockSize, blk++) {
-    const start = s;
-    let prod: tf.Tensor = tf.ones([b, h]);
-    for (let t = t0; t < Math.min(T, t0 + blockSize); t++) {
-      const a = alpha.slice([0, 0, t], [b, h, 1]).reshape([b, h]);
-      const step = gdnStep(
-        s,
-        q.slice([0, 0, t, 0], [b, h, 1, dk]).reshape([b, h, dk]),
-        k.slice([0, 0, t, 0], [b, h, 1, dk]).reshape([b, h, dk]),
-        v.slice([0, 0, t, 0], [b, h, 1, dv]).reshape([b, h, dv]),
-        a,
-        beta.slice([0, 0, t], [b, h, 1]).reshape([b, h]),
-      );
-      outs.push(step.o);
-      s = step.s;
-      if (decay) prod = prod.mul(a);
-    }
-    const r = route.slice([0, 0, blk], [b, h, 1]).expandDims(3); // [b, h, 1, 1]
-    const kept = decay ? start.mul(prod.expandDims(2).expandDims(3)) : start;
-    s = kept.mul(r).add(s.mul(tf.scalar(1).sub(r)));
+  const m = Math.min(blockSize, T);
+  const n = Math.ceil(T / m);
+  const pad = n * m - T;
+  const bh = b * h;
+  // (batch, head) pairs are folded into one axis: everything stays rank ≤ 4 (WebGPU's limit), and the
+  // cumulative sum runs over the last axis (TF.js's cumsum gradient is wrong on other axes).
+  // Padding with k = 0, β = 0, log α = 0 leaves the state untouched, like a shorter last block.
+  const split4 = (x: tf.Tensor) => (pad > 0 ? x.pad([[0, 0], [0, 0], [0, pad], [0, 0]]) : x).reshape([bh, n, m, x.shape[3]!]);
+  const split3 = (x: tf.Tensor) => (pad > 0 ? x.pad([[0, 0], [0, 0], [0, pad]]) : x).reshape([bh, n, m]);
+  const qc = split4(q);
+  const kc = split4(k);
+  const vc = split4(v);
+  // log α (α = 0 becomes e^−69 ≈ 0: the state resets as in the recurrent form).
+  const gamma = tf.cumsum(split3(tf.log(tf.maximum(alpha, 1e-30))), 2); // [bh, n, m]
+  const bc = split3(beta).expandDims(3);
+  const incl = lowerMask(m, true);
+  const decayMask = tf.exp(gamma.expandDims(3).sub(gamma.expandDims(2)).mul(incl)).mul(incl); // Γ [bh, n, m, m]
+  const a = batchMatMul(kc.mul(bc), kc, false, true).mul(decayMask).mul(lowerMask(m, false));
+  const tInv = unitLowerInverse(a);
+  const eg = tf.exp(gamma).expandDims(3);
+  const u = batchMatMul(tInv, vc.mul(bc)); // [bh, n, m, dv]
+  const w = batchMatMul(tInv, kc.mul(bc).mul(eg)); // [bh, n, m, dk]
+  const gLast = gamma.slice([0, 0, m - 1], [bh, n, 1]); // [bh, n, 1]
+  const kd = kc.mul(tf.exp(gLast.sub(gamma)).expandDims(3));
+  // GDN block: S' = e^{γ_m} S + K̃ᵀ(U − W S) = M S + B. Softmax block: S' = (e^{γ_m} or 1)·S.
+  const eLast = tf.exp(gLast).expandDims(3); // [bh, n, 1, 1]
+  const mGdn = tf.eye(dk).mul(eLast).sub(batchMatMul(kd, w, true, false)); // [bh, n, dk, dk]
+  const bias = batchMatMul(kd, u, true, false); // [bh, n, dk, dv]
+  const r = route.reshape([bh, n, 1, 1]);
+  const keep = decay ? eLast : tf.onesLike(eLast);
+  const mAll = mGdn.mul(tf.scalar(1).sub(r)).add(tf.eye(dk).mul(keep).mul(r));
+  const bAll = bias.mul(tf.scalar(1).sub(r));
+  const starts: tf.Tensor[] = [s0.reshape([bh, dk, dv])];
+  for (let i = 0; i < n; i++) {
+    const mi = mAll.slice([0, i, 0, 0], [bh, 1, dk, dk]).reshape([bh, dk, dk]);
+    const bi = bAll.slice([0, i, 0, 0], [bh, 1, dk, dv]).reshape([bh, dk, dv]);
+    starts.push(batchMatMul(mi, starts[i]!).add(bi));
   }
-  return { output: tf.stack(outs, 2), s };
+  const s = starts.pop()!.reshape([b, h, dk, dv]);
+  const st = tf.stack(starts, 1); // [bh, n, dk, dv]
+  const vNew = u.sub(batchMatMul(w, st));
+  const o = batchMatMul(qc.mul(eg), st).add(batchMatMul(batchMatMul(qc, kc, false, true).mul(decayMask), vNew));
+  return { output: o.reshape([b, h, n * m, dv]).slice([0, 0, 0, 0], [b, h, T, dv]), s };
 }
 
 export interface NatslRouteOptions {
