@@ -5,7 +5,9 @@
 // the median of its per-round ratios, so load from other processes hits both sides alike.
 import * as tf from "@tensorflow/tfjs";
 import { BenchReport, measure, setupBench } from "@attnkit/bench";
+import { batchMatMul } from "@attnkit/core";
 import { MoE, attentionAwareGate, similarityAwareGate, topKGate } from "../src/index";
+import { activate } from "../src/ops/moe-forward";
 
 const backend = await setupBench("wasm");
 const report = new BenchReport("moe-routing", backend);
@@ -68,8 +70,9 @@ const dense = {
   w2: tf.variable(tf.randomNormal([K * F, D], 0, 0.05)),
   b2: tf.variable(tf.zeros([D])),
 };
-const gelu = (h: tf.Tensor) => h.mul(tf.tanh(h.add(h.pow(3).mul(0.044715)).mul(Math.sqrt(2 / Math.PI))).add(1)).mul(0.5);
-const denseMlp = (input: tf.Tensor) => input.add(tf.matMul(gelu(tf.matMul(input, dense.w1).add(dense.b1)), dense.w2).add(dense.b2));
+// The dense baseline uses core's batchMatMul, whose gradients stay on wasm's fast 2-D path (tf.matMul's
+// transposed products in the backward pass are several times slower).
+const denseMlp = (input: tf.Tensor) => input.add(batchMatMul(activate(batchMatMul(input, dense.w1).add(dense.b1), "gelu-tanh"), dense.w2).add(dense.b2));
 const target = tf.randomNormal([1, T, D], 0, 1, "float32", 5);
 const trainStep = (f: () => tf.Tensor) => () => {
   const { value, grads } = tf.variableGrads(() => f().sub(target).square().mean() as tf.Scalar);

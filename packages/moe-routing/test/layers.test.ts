@@ -8,6 +8,8 @@ const small = { hiddenUnits: 6, numExperts: 4, topK: 2, seed: 1 };
 
 /** The layer's weights by name. */
 const weight = (layer: tf.layers.Layer, name: string) => layer.weights.find((w) => w.originalName.endsWith(name))!.read();
+/** The per-expert weights stacked to moeForward's `[E, ...]` layout. */
+const stacked = (layer: tf.layers.Layer, part: string) => tf.stack(layer.weights.filter((w) => /expert\d+_/.test(w.originalName) && w.originalName.endsWith(`_${part}`)).map((w) => w.read()));
 
 describeBackends("layers", (backend) => {
   const routers = backend === "webgpu" ? (["attention"] as const) : (["softmax", "similarity", "attention"] as const);
@@ -16,13 +18,13 @@ describeBackends("layers", (backend) => {
       await runLayerTest({
         make: () => new MoE({ ...small, router, learnSimilarity: router === "similarity" }),
         inputShape: router === "attention" ? [[5, 4], [2, 5, 5]] : [5, 4],
-        expectedWeights: router === "similarity" ? 7 : 6,
+        expectedWeights: router === "similarity" ? 19 : 18, // gate kernel and bias, 4 per expert (+ W_s)
       });
     });
   }
 
   it("AttentionMoEBlock passes the layer test", async () => {
-    await runLayerTest({ make: () => new AttentionMoEBlock({ ...small, numHeads: 2 }), inputShape: [5, 4], expectedWeights: 12 });
+    await runLayerTest({ make: () => new AttentionMoEBlock({ ...small, numHeads: 2 }), inputShape: [5, 4], expectedWeights: 24 }); // norms and projections (6), gate (2), 4 per expert
   });
 
   it("MoE equals the functional gate + moeForward for each router", async () => {
@@ -33,7 +35,7 @@ describeBackends("layers", (backend) => {
       const got = layer.apply(router === "attention" ? [x, attn] : x) as tf.Tensor;
       const wg = weight(layer, "gate_kernel");
       const bias = weight(layer, "gate_bias");
-      const experts = { w1: weight(layer, "w1"), w2: weight(layer, "w2"), b1: weight(layer, "b1"), b2: weight(layer, "b2") };
+      const experts = { w1: stacked(layer, "w1"), w2: stacked(layer, "w2"), b1: stacked(layer, "b1"), b2: stacked(layer, "b2") };
       for (let b = 0; b < 2; b++) {
         const xb = x.slice([b, 0, 0], [1, 5, 4]).squeeze([0]);
         const ab = attn.slice([b, 0, 0, 0], [1, 3, 5, 5]).squeeze([0]);
@@ -52,7 +54,7 @@ describeBackends("layers", (backend) => {
       expect(stats.assignments).toBe(20);
       expect(stats.load.reduce((a, v) => a + v, 0)).toBeCloseTo(1, 5);
       expect(stats.entropy).toBeGreaterThan(0);
-      tf.dispose(got);
+      tf.dispose([got, ...Object.values(experts)]);
       layer.dispose();
     }
     tf.dispose([x, attn]);
@@ -107,7 +109,7 @@ describeBackends("layers", (backend) => {
     const block = new AttentionMoEBlock({ ...small, numHeads: 2, capacityFactor: null });
     block.apply(x);
     const { value, grads } = tf.variableGrads(() => (block.apply(x) as tf.Tensor).square().mean() as tf.Scalar);
-    for (const name of ["gate_kernel", "w1", "w2", "b1", "b2", "wq", "wk", "wv", "wo", "norm2"]) {
+    for (const name of ["gate_kernel", "_w1", "_w2", "_b1", "_b2", "wq", "wk", "wv", "wo", "norm2"]) {
       const g = Object.entries(grads).find(([k]) => k.endsWith(name))![1];
       expect((await g.abs().sum().data())[0], name).toBeGreaterThan(0);
     }

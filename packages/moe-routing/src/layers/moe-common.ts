@@ -8,7 +8,8 @@ import { expertCapacity } from "../ops/dispatch";
 import { routerLogits } from "../ops/gate-inputs";
 import { graphGate, type MixFn } from "../ops/graph-gate";
 import { loadBalancingLoss, routerZLoss } from "../ops/losses";
-import { sparseMoe, type Activation } from "../ops/moe-forward";
+import { sparseMoe } from "../ops/moe-forward";
+import { expertMlp, type Activation } from "../ops/experts";
 import { routingEntropy } from "../ops/routing-stats";
 import { assignmentMask, selectExperts } from "../ops/select";
 import { attentionMix, type HeadReduce } from "../ops/attention-gate";
@@ -115,29 +116,31 @@ export function resolveMoeOptions(fn: string, o: MoeOptions): ResolvedMoeOptions
 export interface MoeWeights {
   gateKernel: tf.LayerVariable;
   gateBias: tf.LayerVariable;
-  w1: tf.LayerVariable;
-  b1: tf.LayerVariable;
-  w2: tf.LayerVariable;
-  b2: tf.LayerVariable;
+  /** One variable per expert and weight: slicing [E, d, f] tensors per call is slow on wasm. */
+  w1: tf.LayerVariable[];
+  b1: tf.LayerVariable[];
+  w2: tf.LayerVariable[];
+  b2: tf.LayerVariable[];
   wSim: tf.LayerVariable | null;
 }
 
 const seeded = (seed: number | null, k: number) => (seed === null ? {} : { seed: seed + k });
 
-/** Adds the router and expert weights to `layer` (names: gate_kernel, gate_bias, w1, b1, w2, b2, w_sim). */
+/** Adds the router and expert weights to `layer` (names: gate_kernel, gate_bias, expert<e>_w1/_b1/_w2/_b2, w_sim). */
 export function addMoeWeights(layer: tf.layers.Layer, dModel: number, o: ResolvedMoeOptions): MoeWeights {
   const e = o.numExperts;
   const f = o.hiddenUnits;
   const lim1 = Math.sqrt(6 / (dModel + f));
+  const experts = Array.from({ length: e }, (_, i) => i);
   const add = (name: string, shape: number[], init: Initializer) =>
     (layer as unknown as { addWeight: (n: string, s: number[], d: "float32", i: Initializer) => tf.LayerVariable }).addWeight(name, shape, "float32", init);
   return {
     gateKernel: add("gate_kernel", [dModel, e], tf.initializers.glorotUniform(seeded(o.seed, 1))),
     gateBias: add("gate_bias", [e], tf.initializers.zeros()),
-    w1: add("w1", [e, dModel, f], tf.initializers.randomUniform({ minval: -lim1, maxval: lim1, ...seeded(o.seed, 2) })),
-    b1: add("b1", [e, f], tf.initializers.zeros()),
-    w2: add("w2", [e, f, dModel], tf.initializers.randomUniform({ minval: -lim1, maxval: lim1, ...seeded(o.seed, 3) })),
-    b2: add("b2", [e, dModel], tf.initializers.zeros()),
+    w1: experts.map((i) => add(`expert${i}_w1`, [dModel, f], tf.initializers.randomUniform({ minval: -lim1, maxval: lim1, ...seeded(o.seed, 100 + i) }))),
+    b1: experts.map((i) => add(`expert${i}_b1`, [f], tf.initializers.zeros())),
+    w2: experts.map((i) => add(`expert${i}_w2`, [f, dModel], tf.initializers.randomUniform({ minval: -lim1, maxval: lim1, ...seeded(o.seed, 200 + i) }))),
+    b2: experts.map((i) => add(`expert${i}_b2`, [dModel], tf.initializers.zeros())),
     wSim: o.router === "similarity" && o.learnSimilarity ? add("w_sim", [dModel, dModel], tf.initializers.identity({})) : null,
   };
 }
@@ -217,8 +220,10 @@ export function moeStep(x: tf.Tensor, w: MoeWeights, o: ResolvedMoeOptions, atte
   const idx = indices.reshape([n, k]);
   const probs = selectProbs.reshape([n, e]);
   const capacity = expertCapacity(n, e, k, o.capacityFactor);
-  const experts = { w1: w.w1.read(), w2: w.w2.read(), b1: w.b1.read(), b2: w.b2.read() };
-  const { output, kept } = sparseMoe(x.reshape([n, d]), experts, combine.reshape([n, e]), idx, capacity, o.activation);
+  const read = (vs: tf.LayerVariable[]) => vs.map((v) => v.read());
+  const experts = { w1: read(w.w1), b1: read(w.b1), w2: read(w.w2), b2: read(w.b2) };
+  const run = (xs: tf.Tensor) => expertMlp(xs, experts, o.activation);
+  const { output, kept } = sparseMoe(x.reshape([n, d]), run, combine.reshape([n, e]), idx, capacity);
   const stats: StepStats = {
     // P_e from the probabilities the experts were chosen by (research notes §3.5, a choice).
     balanceLoss: loadBalancingLoss(probs, idx),

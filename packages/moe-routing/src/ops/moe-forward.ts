@@ -9,13 +9,16 @@ import {
   assertRank,
   assertTensor,
   batchMatMul,
+  prefersMatrixSlices,
   shapeString,
 } from "@attnkit/core";
 import { planDispatch } from "./dispatch";
+import { activate, expertMlp, type Activation } from "./experts";
+
+export { activate, type Activation };
 import { gatherRows } from "./gather-rows";
 import { oneHotMask, withoutGradient } from "./select";
 
-export type Activation = "relu" | "gelu-tanh" | "gelu";
 
 export interface ExpertWeights {
   /** `[E, d, f]` */
@@ -44,20 +47,22 @@ export interface MoeForwardOptions {
 
 const NAME = "moeForward";
 
-export function activate(h: tf.Tensor, activation: Activation): tf.Tensor {
-  if (activation === "relu") return tf.relu(h);
-  if (activation === "gelu") return h.mul(tf.erf(h.mul(Math.SQRT1_2)).add(1)).mul(0.5);
-  const inner = h.add(h.pow(3).mul(0.044715)).mul(Math.sqrt(2 / Math.PI));
-  return h.mul(tf.tanh(inner).add(1)).mul(0.5);
-}
-
 /** Runs every expert on `xs: [E, n, d]`: `[E, n, d]`. */
 export function runExperts(xs: tf.Tensor, w: ExpertWeights, activation: Activation): tf.Tensor {
+  if (prefersMatrixSlices()) return runExpertsSliced(xs, w, activation);
   let h = batchMatMul(xs, w.w1);
   if (w.b1) h = h.add(w.b1.expandDims(1));
   let o = batchMatMul(activate(h, activation), w.w2);
   if (w.b2) o = o.add(w.b2.expandDims(1));
   return o;
+}
+
+// wasm: one 2-D product per expert with a hand-written backward (see experts.ts).
+function runExpertsSliced(xs: tf.Tensor, w: ExpertWeights, activation: Activation): tf.Tensor {
+  const [e, , d] = xs.shape as [number, number, number];
+  const f = w.w1.shape[2]!;
+  const list = (t: tf.Tensor) => (e === 1 ? [t.squeeze([0])] : tf.unstack(t));
+  return expertMlp(xs, { w1: list(w.w1), b1: list(w.b1 ?? tf.zeros([e, f])), w2: list(w.w2), b2: list(w.b2 ?? tf.zeros([e, d])) }, activation);
 }
 
 function checkWeights(x: tf.Tensor, w: ExpertWeights): number {
@@ -115,19 +120,18 @@ export function moeForward(x: tf.Tensor, experts: ExpertWeights, combine: tf.Ten
   const capacity = options.capacity ?? tokens;
   assertInteger(NAME, "capacity", capacity, { min: 1 });
   return tf.tidy(() => {
-    const { output, kept } = sparseMoe(x, experts, combine, indices, capacity, activation);
+    const { output, kept } = sparseMoe(x, (xs) => runExperts(xs, experts, activation), combine, indices, capacity);
     return returnKept ? { output, kept } : output;
   });
 }
 
-/** Sparse dispatch path (inputs checked). Call inside a tidy. */
+/** Sparse dispatch path (inputs checked); `run` maps the expert queues `[E, capacity, d]` to their outputs. Call inside a tidy. */
 export function sparseMoe(
   x: tf.Tensor,
-  experts: ExpertWeights,
+  run: (xs: tf.Tensor) => tf.Tensor,
   combine: tf.Tensor,
   indices: tf.Tensor,
   capacity: number,
-  activation: Activation,
 ): { output: tf.Tensor; kept: tf.Tensor } {
   const [tokens, d] = x.shape as [number, number];
   const e = combine.shape[1]!;
@@ -135,7 +139,7 @@ export function sparseMoe(
   const topK = indices.shape[1]!;
   // Each token's inverse rows are its assignments' expert slots; each slot's is its assignment.
   const xs = gatherRows(x, slotToken.reshape([-1]), outputRow).reshape([e, capacity, d]);
-  const out = runExperts(xs, experts, activation).reshape([e * capacity, d]);
+  const out = run(xs).reshape([e * capacity, d]);
   const rows = tf.concat([out, tf.zeros([1, d])]);
   const rowInverse = tf.concat([slotAssignment, tf.scalar(tokens * topK, "int32").reshape([1])]).reshape([-1, 1]);
   const picked = gatherRows(rows, outputRow.reshape([-1]), rowInverse).reshape([tokens, topK, d]);
