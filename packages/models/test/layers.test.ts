@@ -1,0 +1,106 @@
+// The models package's own layers: the standard layer checks, the attention cache equal to the full
+// call, gradients through the layers, and whole dense models against the float64 reference (random
+// sizes, odd lengths). Small shapes, so webgpu runs too.
+import * as tf from "@tensorflow/tfjs";
+import { expect, it } from "vitest";
+import { OptionError, ShapeError } from "@attnkit/core";
+import type { HostArray } from "@attnkit/core/reference";
+import { backendTolerance, checkGradients, describeBackends, expectClose, expectNoLeaks, fc, randomPair, runLayerTest } from "@attnkit/testing";
+import { FeedForward, PositionEmbedding, RMSNorm, SelfAttention, TokenEmbedding, defineModel, lmLoss, type ModelSpec } from "../src/index";
+import { referenceModel } from "../src/reference";
+import { tokenRows } from "./helpers";
+
+async function hostWeights(model: tf.LayersModel): Promise<Record<string, HostArray>> {
+  const out: Record<string, HostArray> = {};
+  for (const w of model.weights) out[w.originalName] = { shape: [...w.shape] as number[], data: Float64Array.from(await w.read().data()) };
+  return out;
+}
+
+describeBackends("models layers", (backend) => {
+  const small = backend === "webgpu";
+
+  it("RMSNorm, FeedForward, SelfAttention, TokenEmbedding and PositionEmbedding pass the layer checks", async () => {
+    await runLayerTest({ make: () => new RMSNorm({ eps: 1e-5 }), inputShape: [5, 6], expectedWeights: 1 });
+    await runLayerTest({ make: () => new FeedForward({ hiddenUnits: 8, activation: "silu" }), inputShape: [5, 6], expectedWeights: 4 });
+    await runLayerTest({ make: () => new SelfAttention({ numHeads: 2, keyDim: 4, rope: true, window: 3 }), inputShape: [small ? 5 : 7, 6], expectedWeights: 4 });
+    await runLayerTest({ make: () => new TokenEmbedding({ vocabSize: 11, dModel: 6 }), inputShape: [5], inputDtype: "int32", intRange: 11, expectedWeights: 1 });
+    await runLayerTest({ make: () => new PositionEmbedding({ maxLength: 9, dModel: 6 }), inputShape: [5, 6], expectedWeights: 1 });
+  });
+
+  it("SelfAttention: cached pieces equal one full call, without leaks", async () => {
+    for (const rope of [false, true]) {
+      const layer = new SelfAttention({ numHeads: 2, keyDim: 4, rope, seed: 1 });
+      const { tensor: x } = randomPair([2, 7, 6], 3);
+      const full = layer.apply(x) as tf.Tensor;
+      const parts = [x.slice([0, 0, 0], [-1, 4, -1]), x.slice([0, 4, 0], [-1, 1, -1]), x.slice([0, 5, 0], [-1, 2, -1])];
+      const outs: tf.Tensor[] = [];
+      let cache = null;
+      for (const p of parts) {
+        const r = layer.callWithCache(p, cache);
+        if (cache) tf.dispose([cache.k, cache.v]);
+        cache = r.cache;
+        outs.push(r.output);
+      }
+      await expectClose(tf.concat(outs, 1), full, backendTolerance(backend, { atol: 1e-5, rtol: 1e-4 }));
+      await expectNoLeaks(() => {
+        const r = layer.callWithCache(parts[1]!, cache);
+        return [r.output, r.cache.k, r.cache.v];
+      });
+    }
+  });
+
+  it("SelfAttention returns its weights as a second output when asked", async () => {
+    const layer = new SelfAttention({ numHeads: 2, keyDim: 3, causal: true, returnWeights: true });
+    const [y, w] = layer.apply(randomPair([1, 4, 6], 2).tensor) as tf.Tensor[];
+    expect(y!.shape).toEqual([1, 4, 6]);
+    expect(w!.shape).toEqual([1, 2, 4, 4]);
+    const rows = (await w!.sum(-1).data()) as Float32Array;
+    rows.forEach((s) => expect(s).toBeCloseTo(1, 5));
+    const upper = (await w!.slice([0, 0, 0, 1], [1, 2, 1, 3]).data()) as Float32Array;
+    upper.forEach((v) => expect(v).toBe(0));
+  });
+
+  it("gradients of SelfAttention and FeedForward match finite differences", async () => {
+    const att = new SelfAttention({ numHeads: 2, keyDim: 2, rope: true, seed: 2 });
+    const ffn = new FeedForward({ hiddenUnits: 5, seed: 2 });
+    const { tensor: x } = randomPair([1, 3, 4], 5);
+    await checkGradients((t) => att.apply(t) as tf.Tensor, [x]);
+    await checkGradients((t) => ffn.apply(t) as tf.Tensor, [x]);
+  });
+
+  it("bad layer arguments throw OptionError / ShapeError", () => {
+    expect(() => new SelfAttention({ numHeads: 0, keyDim: 2 })).toThrow(OptionError);
+    expect(() => new FeedForward({ hiddenUnits: 4, activation: "tanh" as "gelu" })).toThrow(/FeedForward.*activation/);
+    expect(() => new RMSNorm({ eps: 0 })).toThrow(/RMSNorm.*eps/);
+    const pos = new PositionEmbedding({ maxLength: 3, dModel: 2 });
+    expect(() => pos.apply(tf.zeros([1, 4, 2]))).toThrow(ShapeError);
+  });
+
+  it("dense decoder and encoder match the float64 reference (random sizes, odd lengths)", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({ heads: fc.integer({ min: 1, max: 2 }), headDim: fc.constantFrom(2, 4), numLayers: fc.integer({ min: 1, max: 2 }), seq: fc.integer({ min: 1, max: small ? 5 : 9 }), batch: fc.integer({ min: 1, max: 2 }), encoder: fc.boolean(), rope: fc.boolean() }),
+        async (c) => {
+          const spec: ModelSpec = {
+            version: 1, family: c.encoder ? "encoder" : "decoder", vocabSize: 13, seqLen: 16, dModel: c.heads * c.headDim, heads: c.heads, numLayers: c.numLayers,
+            position: c.rope ? "rope" : "none", seed: c.seq,
+          };
+          const model = defineModel(spec);
+          const ids = tokenRows(c.batch, c.seq - 1, 13, c.heads).map((r) => r.slice(0, c.seq));
+          const got = model.predict(tf.tensor2d(ids, undefined, "int32")) as tf.Tensor;
+          const want = referenceModel(ids, await hostWeights(model), { family: spec.family, heads: c.heads, numLayers: c.numLayers, rope: c.rope });
+          await expectClose(got, { data: want.data, shape: want.shape }, backendTolerance(backend, { atol: 2e-5, rtol: 2e-4 }));
+          model.dispose();
+        },
+      ),
+      { numRuns: small ? 2 : 5, seed: 17 },
+    );
+  });
+
+  it("lmLoss ignores negative labels and equals the mean negative log-likelihood", async () => {
+    const logits = tf.tensor3d([[[0, 1, 2], [2, 0, 0]]]);
+    const loss = lmLoss(tf.tensor2d([[2, -100]], undefined, "int32"), logits);
+    const expected = -(2 - Math.log(1 + Math.E + Math.E ** 2));
+    await expectClose(loss, expected, { atol: 1e-5, rtol: 1e-5 });
+  });
+});
