@@ -75,17 +75,10 @@ function rowMasks(first: number, rows: number, nb: number, blockSize: number, ke
 export function weightsToKeys(w: tf.Tensor, blocks: number, blockSize: number, keys: number): tf.Tensor {
   const lead = w.shape.slice(0, -1);
   const n = blockSize + 1;
-  const w4 = w.reshape([...lead, blocks, blockSize]);
-  const padding = w4.shape.map((): [number, number] => [0, 0]);
-  padding[padding.length - 1] = [0, 1];
-  const full = w4.pad(padding).reshape([...lead, blocks * n]);
-  const begin = full.shape.map(() => 0);
-  const size = [...lead, Math.min(keys, blocks * n)];
-  const cut = full.slice(begin, size);
-  if (keys <= blocks * n) return cut;
-  const tail = cut.shape.map((): [number, number] => [0, 0]);
-  tail[tail.length - 1] = [0, keys - blocks * n];
-  return cut.pad(tail);
+  // Rank ≤ 3 throughout: TF.js's WebGPU shaders have no rank-5 coordinates.
+  const full = w.reshape([-1, blocks, blockSize]).pad([[0, 0], [0, 0], [0, 1]]).reshape([-1, blocks * n]);
+  const cut = keys <= blocks * n ? full.slice([0, 0], [-1, keys]) : full.pad([[0, 0], [0, keys - blocks * n]]);
+  return cut.reshape([...lead, keys]);
 }
 
 /** Rotates `x: [..., D]` (half-split pairs, LLaMA convention) by per-row positions broadcastable to `x.shape[:-1]`. */
