@@ -17,7 +17,10 @@ import {
   resolveScale,
   topKIndices,
 } from "@attnkit/core";
-import { MASKED, blockMeans, detached, padIndices } from "./common";
+import { blockMeans, detached, padIndices } from "./common";
+
+/** Mask offset: large enough to zero a weight, small enough that BIG − BIG and logit − BIG stay finite. */
+const BIG = 1e30;
 
 export interface BlockRoutingAttentionOptions {
   /** Tokens per block (the last block may be partial). */
@@ -28,7 +31,7 @@ export interface BlockRoutingAttentionOptions {
   scale?: number | null;
   /** Also return the chosen past blocks `[b, h, seqQ, topK − 1]`, descending gate, −1 padded. */
   returnIndices?: boolean;
-  /** Query rows per chunk (default: score chunks of about 4M elements); does not change the result. */
+  /** Query rows per chunk (default: score chunks of about 1M elements); does not change the result. */
   blockRows?: number;
 }
 
@@ -71,7 +74,7 @@ export function blockRoutingAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, 
   assertBoolean(NAME, "returnIndices", returnIndices);
   const { batch, heads, seqQ, seqK } = dims;
   let rows = options.blockRows;
-  if (rows === undefined) rows = Math.max(1, Math.floor((1 << 22) / (batch * heads * seqK)));
+  if (rows === undefined) rows = Math.max(1, Math.floor((1 << 20) / (batch * heads * seqK)));
   else assertInteger(NAME, "blockRows", rows, { min: 1 });
   const blockRows = rows;
   const offset = seqK - seqQ;
@@ -86,24 +89,35 @@ export function blockRoutingAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, 
       const nb = Math.ceil(k1 / blockSize);
       // Chosen past blocks → a block mask [b, h, rows, nb] → a token mask over keys [0, k1), plus the
       // current block, causally. Built off the tape: routing is not differentiated.
-      const idx = indices.slice([0, 0, t0, 0], [-1, -1, t1 - t0, -1]);
-      const keep = detached([idx], (ix) => {
-        // Rank 4 throughout: WebGPU's tile/broadcast of rank ≥ 5 falls back to a synchronous read.
-        const chosen =
-          topK > 1
-            ? tf.oneHot(ix!, Math.max(2, nb), 1, 0, "float32").sum(-2).slice([0, 0, 0, 0], [-1, -1, -1, nb])
-            : tf.zeros([batch, heads, t1 - t0, nb]);
-        const keyBlock = tf.floorDiv(tf.range(0, k1, 1, "int32"), tf.scalar(blockSize, "int32"));
-        const chosenTokens = tf.gather(chosen, keyBlock, 3).greater(0);
-        const pos = tf.range(offset + t0, offset + t1, 1, "int32").reshape([-1, 1]);
-        const keys = tf.range(0, k1, 1, "int32").reshape([1, -1]);
-        const blockOf = (x: tf.Tensor) => tf.floorDiv(x, tf.scalar(blockSize, "int32"));
-        const local = tf.logicalAnd(tf.lessEqual(keys, pos), tf.equal(blockOf(keys), blockOf(pos)));
-        return tf.logicalOr(chosenTokens, local);
-      });
-      const logits = batchMatMul(qs.slice([0, 0, t0, 0], [-1, -1, t1 - t0, -1]), k.slice([0, 0, 0, 0], [-1, -1, k1, -1]), false, true);
-      const p = tf.softmax(tf.where(keep, logits, tf.fill(logits.shape, MASKED)));
-      outs.push(batchMatMul(p, v.slice([0, 0, 0, 0], [-1, -1, k1, -1])));
+      // One tidy per chunk: only the chunk's output outlives it, so memory stays at one score chunk.
+      outs.push(
+        tf.tidy(() => {
+          const idx = indices.slice([0, 0, t0, 0], [-1, -1, t1 - t0, -1]);
+          const bias = detached([idx], (ix) => {
+            // Additive mask: 0 where kept, −BIG elsewhere. The chosen blocks expand to tokens through one
+            // 2-D product with a block → token indicator (a gather along the last axis is ~10× slower on
+            // wasm), already scaled by BIG so that kept entries come out as exactly BIG − BIG = 0.
+            const r = t1 - t0;
+            const keyBlock = tf.floorDiv(tf.range(0, k1, 1, "int32"), tf.scalar(blockSize, "int32"));
+            const pos = tf.range(offset + t0, offset + t1, 1, "int32").reshape([-1, 1]);
+            const keys = tf.range(0, k1, 1, "int32").reshape([1, -1]);
+            const local = tf.logicalAnd(tf.lessEqual(keys, pos), tf.equal(keyBlock.reshape([1, -1]), tf.floorDiv(pos, tf.scalar(blockSize, "int32"))));
+            const localBias = local.cast("float32").sub(1).mul(BIG); // [r, k1]
+            if (topK === 1) return tf.broadcastTo(localBias, [batch, heads, r, k1]);
+            // Rank 4 at most: WebGPU's tile/broadcast of rank ≥ 5 falls back to a synchronous read.
+            // Indicators by comparison, not tf.oneHot: wasm writes int32 bits into a float32 oneHot, and
+            // WebGPU cannot transpose an int32 one. Rank 3 at most (WebGPU tiles rank ≥ 5 on the host).
+            const blockIds = tf.range(0, nb, 1, "int32");
+            // Reduced over the last axis: a cast bool→float on WebGPU is still int data for its transpose.
+            const chosen = tf.equal(blockIds.reshape([1, nb, 1]), ix!.reshape([batch * heads * r, 1, -1])).cast("float32").sum(-1); // [bhr, nb]
+            const expand = tf.equal(blockIds.reshape([nb, 1]), keyBlock.reshape([1, k1])).cast("float32").mul(BIG); // [nb, k1]
+            return batchMatMul(chosen, expand).reshape([batch, heads, r, k1]).add(localBias);
+          });
+          const logits = batchMatMul(qs.slice([0, 0, t0, 0], [-1, -1, t1 - t0, -1]), k.slice([0, 0, 0, 0], [-1, -1, k1, -1]), false, true);
+          const p = tf.softmax(logits.add(bias));
+          return batchMatMul(p, v.slice([0, 0, 0, 0], [-1, -1, k1, -1]));
+        }),
+      );
     }
     return { output: (outs.length === 1 ? outs[0]! : tf.concat(outs, 2)) as tf.Tensor4D, indices: indices as tf.Tensor4D };
   });

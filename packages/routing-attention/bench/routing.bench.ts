@@ -1,0 +1,66 @@
+// Routing attention on wasm against core's scaledDotProductAttention (the best dense attention) on the
+// same inputs, measured side by side in this one process. Targets (issue 4):
+// - blockRoutingAttention, seq 8192, block 64, topK 8, 4 heads, dim 64: forward ≥ 4×, forward+backward ≥ 3×
+//   faster than causal dense; peak tensor bytes ≤ ¼ of dense;
+// - biLevelRoutingAttention2d, 56×56 tokens, grid 7, topK 4: forward ≥ 3× faster than dense;
+// - hierarchicalTopK vs flatTopK at seq 8192 (block 64, topBlocks 16, topTokens 256): ≥ 2× faster, and the
+//   mean IoU of the two selections on block-structured keys.
+import * as tf from "@tensorflow/tfjs";
+import { BenchReport, measure, peakBytes, setupBench } from "@attnkit/bench";
+import { scaledDotProductAttention } from "@attnkit/core";
+import { biLevelRoutingAttention2d, blockRoutingAttention, flatTopK, hierarchicalTopK, indexIoU } from "../src/index";
+
+const backend = await setupBench("wasm");
+const report = new BenchReport("routing-attention", backend);
+const only = process.env.ROUTING_BENCH?.split(",") ?? ["moba", "bra2d", "hisa"];
+
+if (only.includes("moba")) {
+  const [B, H, S, D] = [1, 4, 8192, 64];
+  const opts = { blockSize: 64, topK: 8 };
+  const q = tf.randomNormal([B, H, S, D], 0, 1, "float32", 1);
+  const k = tf.randomNormal([B, H, S, D], 0, 1, "float32", 2);
+  const v = tf.randomNormal([B, H, S, D], 0, 1, "float32", 3);
+  const dense = () => scaledDotProductAttention(q, k, v, { causal: true });
+  const ours = () => blockRoutingAttention(q, k, v, opts);
+  const tDense = report.add("moba: dense causal forward", await measure(dense, { reps: 3 }), "ms");
+  const tOurs = report.add("moba: blockRoutingAttention forward", await measure(ours, { reps: 3 }), "ms");
+  const r = tf.randomNormal([B, H, S, D], 0, 1, "float32", 4);
+  const grads = (f: (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.Tensor) => () => tf.grads((a, b, c) => f(a!, b!, c!).mul(r).sum())([q, k, v]);
+  const tDenseBwd = report.add("moba: dense causal forward+backward", await measure(grads((a, b, c) => scaledDotProductAttention(a, b, c, { causal: true })), { warmup: 0, reps: 1 }), "ms");
+  const tOursBwd = report.add("moba: blockRoutingAttention forward+backward", await measure(grads((a, b, c) => blockRoutingAttention(a, b, c, opts)), { warmup: 0, reps: 1 }), "ms");
+  const peakDense = report.add("moba: dense causal forward peak", await peakBytes(dense), "B");
+  const peakOurs = report.add("moba: blockRoutingAttention forward peak", await peakBytes(ours), "B");
+  report.ratio("moba: forward speed-up over dense", tDense / tOurs, { min: 4 });
+  report.ratio("moba: forward+backward speed-up over dense", tDenseBwd / tOursBwd, { min: 3 });
+  report.ratio("moba: peak bytes / dense peak bytes", peakOurs / peakDense, { max: 0.25 });
+  report.ratio("moba: peak bytes / full score matrix", peakOurs / (B * H * S * S * 4));
+  tf.dispose([q, k, v, r]);
+}
+
+if (only.includes("bra2d")) {
+  const [B, H, D, side] = [1, 4, 64, 56];
+  const q = tf.randomNormal([B, H, side * side, D], 0, 1, "float32", 5);
+  const k = tf.randomNormal([B, H, side * side, D], 0, 1, "float32", 6);
+  const v = tf.randomNormal([B, H, side * side, D], 0, 1, "float32", 7);
+  const scale = (H * D) ** -0.5;
+  const tDense = report.add("bra2d: dense forward", await measure(() => scaledDotProductAttention(q, k, v, { scale }), { reps: 3 }), "ms");
+  const tOurs = report.add("bra2d: biLevelRoutingAttention2d forward", await measure(() => biLevelRoutingAttention2d(q, k, v, { height: side, width: side, grid: 7, topK: 4 }), { reps: 3 }), "ms");
+  report.ratio("bra2d: forward speed-up over dense", tDense / tOurs, { min: 3 });
+  tf.dispose([q, k, v]);
+}
+
+if (only.includes("hisa")) {
+  const [S, D] = [8192, 64];
+  const opts = { blockSize: 64, topBlocks: 16, topTokens: 256 };
+  const q = tf.randomNormal([1, 1, S, D], 0, 1, "float32", 8);
+  // Block-structured keys: every block's keys scatter (σ = 0.25) around the block's own centre.
+  const centres = tf.randomNormal([S / opts.blockSize, D], 0, 1, "float32", 9);
+  const k = tf.tidy(() => tf.gather(centres, tf.floorDiv(tf.range(0, S, 1, "int32"), tf.scalar(opts.blockSize, "int32"))).add(tf.randomNormal([S, D], 0, 0.25, "float32", 10)).reshape([1, 1, S, D]));
+  const tFlat = report.add("hisa: flatTopK", await measure(() => flatTopK(q, k, { topTokens: opts.topTokens }), { reps: 3 }), "ms");
+  const tHisa = report.add("hisa: hierarchicalTopK", await measure(() => hierarchicalTopK(q, k, opts), { reps: 3 }), "ms");
+  report.ratio("hisa: speed-up over flatTopK", tFlat / tHisa, { min: 2 });
+  const iou = tf.tidy(() => indexIoU(hierarchicalTopK(q, k, opts), flatTopK(q, k, { topTokens: opts.topTokens })).mean());
+  report.add("hisa: mean IoU vs flat (block-structured keys)", (await iou.data())[0]!, "");
+  tf.dispose([q, k, centres, iou]);
+}
+report.finish();
