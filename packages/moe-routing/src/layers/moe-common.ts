@@ -9,7 +9,7 @@ import { routerLogits } from "../ops/gate-inputs";
 import { graphGate, type MixFn } from "../ops/graph-gate";
 import { loadBalancingLoss, routerZLoss } from "../ops/losses";
 import { sparseMoe } from "../ops/moe-forward";
-import { expertMlp, type Activation } from "../ops/experts";
+import { type Activation } from "../ops/experts";
 import { routingEntropy } from "../ops/routing-stats";
 import { assignmentMask, selectExperts } from "../ops/select";
 import { attentionMix, type HeadReduce } from "../ops/attention-gate";
@@ -222,8 +222,7 @@ export function moeStep(x: tf.Tensor, w: MoeWeights, o: ResolvedMoeOptions, atte
   const capacity = expertCapacity(n, e, k, o.capacityFactor);
   const read = (vs: tf.LayerVariable[]) => vs.map((v) => v.read());
   const experts = { w1: read(w.w1), b1: read(w.b1), w2: read(w.w2), b2: read(w.b2) };
-  const run = (xs: tf.Tensor) => expertMlp(xs, experts, o.activation);
-  const { output, kept } = sparseMoe(x.reshape([n, d]), run, combine.reshape([n, e]), idx, capacity);
+  const { output, kept } = sparseMoe(x.reshape([n, d]), experts, combine.reshape([n, e]), idx, capacity, o.activation);
   const stats: StepStats = {
     // P_e from the probabilities the experts were chosen by (research notes §3.5, a choice).
     balanceLoss: loadBalancingLoss(probs, idx),

@@ -16,7 +16,7 @@ export function activate(h: tf.Tensor, activation: Activation): tf.Tensor {
 }
 
 /** d act(h) / dh. */
-function activationSlope(h: tf.Tensor, activation: Activation): tf.Tensor {
+export function activationSlope(h: tf.Tensor, activation: Activation): tf.Tensor {
   if (activation === "relu") return tf.step(h);
   if (activation === "gelu") {
     const cdf = tf.erf(h.mul(Math.SQRT1_2)).add(1).mul(0.5);

@@ -13,10 +13,10 @@ import {
   shapeString,
 } from "@attnkit/core";
 import { planDispatch } from "./dispatch";
-import { activate, expertMlp, type Activation } from "./experts";
+import { activate, expertMlp, type Activation, type ExpertList } from "./experts";
 
 export { activate, type Activation };
-import { gatherRows } from "./gather-rows";
+import { fusedMoe } from "./fused-moe";
 import { oneHotMask, withoutGradient } from "./select";
 
 
@@ -59,10 +59,7 @@ export function runExperts(xs: tf.Tensor, w: ExpertWeights, activation: Activati
 
 // wasm: one 2-D product per expert with a hand-written backward (see experts.ts).
 function runExpertsSliced(xs: tf.Tensor, w: ExpertWeights, activation: Activation): tf.Tensor {
-  const [e, , d] = xs.shape as [number, number, number];
-  const f = w.w1.shape[2]!;
-  const list = (t: tf.Tensor) => (e === 1 ? [t.squeeze([0])] : tf.unstack(t));
-  return expertMlp(xs, { w1: list(w.w1), b1: list(w.b1 ?? tf.zeros([e, f])), w2: list(w.w2), b2: list(w.b2 ?? tf.zeros([e, d])) }, activation);
+  return expertMlp(xs, expertList(w), activation);
 }
 
 function checkWeights(x: tf.Tensor, w: ExpertWeights): number {
@@ -120,34 +117,34 @@ export function moeForward(x: tf.Tensor, experts: ExpertWeights, combine: tf.Ten
   const capacity = options.capacity ?? tokens;
   assertInteger(NAME, "capacity", capacity, { min: 1 });
   return tf.tidy(() => {
-    const { output, kept } = sparseMoe(x, (xs) => runExperts(xs, experts, activation), combine, indices, capacity);
+    const { output, kept } = sparseMoe(x, expertList(experts), combine, indices, capacity, activation);
     return returnKept ? { output, kept } : output;
   });
 }
 
-/** Sparse dispatch path (inputs checked); `run` maps the expert queues `[E, capacity, d]` to their outputs. Call inside a tidy. */
+/** Sparse dispatch path (inputs checked): per-expert weights, capacity-limited queues. Call inside a tidy. */
 export function sparseMoe(
   x: tf.Tensor,
-  run: (xs: tf.Tensor) => tf.Tensor,
+  experts: ExpertList,
   combine: tf.Tensor,
   indices: tf.Tensor,
   capacity: number,
+  activation: Activation,
 ): { output: tf.Tensor; kept: tf.Tensor } {
-  const [tokens, d] = x.shape as [number, number];
   const e = combine.shape[1]!;
-  const { slotToken, outputRow, slotAssignment } = planDispatch(indices, e, capacity);
-  const topK = indices.shape[1]!;
-  // Each token's inverse rows are its assignments' expert slots; each slot's is its assignment.
-  const xs = gatherRows(x, slotToken.reshape([-1]), outputRow).reshape([e, capacity, d]);
-  const out = run(xs).reshape([e * capacity, d]);
-  const rows = tf.concat([out, tf.zeros([1, d])]);
-  const rowInverse = tf.concat([slotAssignment, tf.scalar(tokens * topK, "int32").reshape([1])]).reshape([-1, 1]);
-  const picked = gatherRows(rows, outputRow.reshape([-1]), rowInverse).reshape([tokens, topK, d]);
+  const plan = planDispatch(indices, e, capacity);
   // Weight of each slot, taken from combine so that gradients reach the router.
   const hot = withoutGradient((idx) => oneHotMask(idx, e), indices); // [T, k, E]
   const weights = hot.mul(combine.expandDims(1)).sum(-1); // [T, k]
-  const output = picked.mul(weights.expandDims(2)).sum(1);
+  const output = fusedMoe(x, weights, plan, experts, activation);
   // TF.js has no gradient for comparisons: keep this one behind a wall too.
-  const kept = withoutGradient((r) => tf.minimum(tf.abs(r.cast("float32").sub(e * capacity)), 1), outputRow);
+  const kept = withoutGradient((r) => tf.minimum(tf.abs(r.cast("float32").sub(e * capacity)), 1), plan.outputRow);
   return { output, kept };
+}
+
+/** `[E, ...]` expert weights as per-expert lists (biases default to zeros). */
+export function expertList(w: ExpertWeights): ExpertList {
+  const [e, d, f] = w.w1.shape as [number, number, number];
+  const list = (t: tf.Tensor) => (e === 1 ? [t.squeeze([0])] : tf.unstack(t));
+  return { w1: list(w.w1), b1: list(w.b1 ?? tf.zeros([e, f])), w2: list(w.w2), b2: list(w.b2 ?? tf.zeros([e, d])) };
 }
