@@ -88,6 +88,7 @@ describe("collapse metrics on host arrays", () => {
     expect(meanPairwiseCosine([[1, 2], [2, 4], [0.5, 1]])).toBeCloseTo(1, 12);
     expect(meanPairwiseCosine([[1, 0], [0, 0]])).toBe(0);
     expect(lengthBucketCosine([[1, 0], [1, 0]], [5, 500], [0, 10, 20])).toEqual([null, null]);
+    expect(lengthBucketCosine([[1, 0], [1, 0], [0, 1]], [5, 500, 7], [-Infinity, 10, Infinity])).toEqual([0, null]);
   });
 
   it("dcEnergyRatio: 1 for identical tokens, 0 for zero-mean tokens, 0 for all-zero input", () => {
@@ -144,6 +145,7 @@ describe("collapse metrics on host arrays", () => {
       [() => lengthBucketCosine([[1], [2]], [1], [0, 5]), ShapeError, /lengthBucketCosine: lengths/],
       [() => lengthBucketCosine([[1], [2]], [1, 2], [5]), OptionError, /edges/],
       [() => lengthBucketCosine([[1], [2]], [1, 2], [5, 5]), OptionError, /strictly ascending/],
+      [() => lengthBucketCosine([[1], [2]], [1, 2], [0, NaN]), OptionError, /edges\[1\] must be a number/],
       [() => dcEnergyRatio([1, 2] as never), ShapeError, /dcEnergyRatio: x must be a nested array of rank 2 or 3/],
       [() => attentionHighpassGain([[1, 0, 0], [0, 1, 0]]), ShapeError, /attentionHighpassGain: attn must be square/],
       [() => attentionHighpassGain([[1]], { tight: 1 } as never), OptionError, /tight/],

@@ -46,7 +46,8 @@ export function lengthBucketCosine(emb: tf.Tensor | number[][], lengths: number[
   lengths.forEach((l, i) => assertNumber(fn, `lengths[${i}]`, l));
   if (!Array.isArray(edges) || edges.length < 2) throw new OptionError(`${fn}: edges must be an array of at least 2 ascending numbers, got ${Array.isArray(edges) ? `an array of length ${edges.length}` : typeof edges}`);
   edges.forEach((e, i) => {
-    assertNumber(fn, `edges[${i}]`, e);
+    // ±Infinity is allowed, for an open first or last bucket.
+    if (typeof e !== "number" || Number.isNaN(e)) throw new OptionError(`${fn}: edges[${i}] must be a number, got ${String(e)}`);
     if (i > 0 && e <= edges[i - 1]!) throw new OptionError(`${fn}: edges must be strictly ascending, got ${edges[i - 1]} then ${e}`);
   });
   const out: (number | null)[] = [];
