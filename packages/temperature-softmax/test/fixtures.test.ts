@@ -10,6 +10,7 @@ import {
   temperatureAttention,
   temperatureSoftmax,
 } from "../src/index";
+import { keyCounts } from "../src/ops/key-counts";
 
 interface Fixture {
   inputs: Record<string, FixtureTensor>;
@@ -55,7 +56,11 @@ describeBackends("tempscale fixtures", (backend) => {
     const tol = backendTolerance(backend, f.tolerance);
     await expectClose(output, toHost(f.expected.out!), tol);
     await expectClose(weights, toHost(f.expected.probs!), tol);
-    tf.dispose([q!, k!, v!, output, weights]);
+    const [b, h, t, d] = q!.shape as [number, number, number, number];
+    const n = keyCounts({ batch: b, heads: h, seqQ: t, seqK: t, dim: d, dimV: d }, true, null);
+    const nKeys = n.reshape([1, 1, t]);
+    await expectClose(nKeys, toHost(f.expected.n_keys!), tol);
+    tf.dispose([q!, k!, v!, output, weights, n, nKeys]);
   });
 });
 
