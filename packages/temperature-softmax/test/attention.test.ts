@@ -216,6 +216,13 @@ describeBackends("temperature-softmax attention ops", (backend) => {
     await checkGradients((a, b, c, t) => ssmaxAttention(a!, b!, c!, { s: t!, b: 0.2, causal: true, keyMask }), [q, k, v, s], opts);
     await checkGradients((a, b, c) => logNScaledAttention(a!, b!, c!, { trainLength: 2, causal: true }), [q, k, v], opts);
     tau1.dispose();
+    // A −∞ bias entry (masked) with a learned τ: the gradients stay finite and match finite differences.
+    const masked = tf.tensor4d(Array.from({ length: 40 }, (_, i) => (i % 7 === 3 ? -Infinity : Math.sin(i))), [1, 2, 4, 5]);
+    const grads = tf.grads((t: tf.Tensor, d: tf.Tensor) => temperatureAttention(q, k, v, { temperature: t, bias: d }).sum())([tau, masked]);
+    for (const g of grads) expect(Array.from(await g.data()).every(Number.isFinite)).toBe(true);
+    tf.dispose(grads);
+    await checkGradients((a, t) => temperatureAttention(a!, k, v, { temperature: t!, bias: masked }), [q, tau], opts);
+    masked.dispose();
     tf.dispose([q, k, v, bias, tau, s, keyMask]);
   });
 

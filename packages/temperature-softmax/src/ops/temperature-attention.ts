@@ -7,6 +7,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { assertKnownOptions, checkAttentionInputs, OptionError, scaledDotProductAttention, type AttentionWithWeights } from "@attnkit/core";
 import { checkBias, resolveCommon } from "./common";
+import { divideBias } from "./divide-bias";
 import { keyMaskFloat } from "./key-counts";
 import { perHeadValue, type PerHead } from "./per-head";
 
@@ -53,7 +54,7 @@ export function temperatureAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, o
       qs = q.div(tau);
     }
     // −∞ / τ is still −∞ (core treats it as masked); large negative masks stay large and negative.
-    if (bias) bias = bias.div(tau) as tf.Tensor4D;
+    if (bias) bias = typeof tau === "number" ? (bias.div(tau) as tf.Tensor4D) : divideBias(bias, tau);
     // The { output, weights } object is a TensorContainer; core's type does not say so.
     return scaledDotProductAttention(qs, k, v, { causal, scale: s, returnWeights, ...(mask ? { mask } : {}), ...(bias ? { bias } : {}) }) as unknown as tf.TensorContainer;
   }) as unknown as tf.Tensor4D | AttentionWithWeights;
