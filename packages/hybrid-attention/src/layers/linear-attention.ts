@@ -127,3 +127,4 @@ export class LinearAttention extends tf.layers.Layer {
 }
 
 registerLayer(LinearAttention);
+export type { RecurrentCache, OutputWithCache } from "../ops/projection";

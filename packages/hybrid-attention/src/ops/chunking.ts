@@ -5,6 +5,7 @@
 // Callers run it inside their tf.tidy.
 import * as tf from "@tensorflow/tfjs";
 import { batchMatMul } from "@attnkit/core";
+import { chunkMatMul } from "./matmul";
 import type { LinearMode } from "./state";
 
 export interface EngineOptions {
@@ -96,8 +97,8 @@ function chunked(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, { logDecay, chunkSize
   const dLocal = decayMatrix(logDecay, c).reshape([1, h1, 1, c, c]);
   const qDecay = logDecay ? decayPower(logDecay, range(1, c)).reshape([1, heads!, 1, c, 1]) : null;
   const kDecay = logDecay ? decayPower(logDecay, range(c - 1, c, -1)).reshape([1, heads!, 1, c, 1]) : null;
-  const intra = batchMatMul(batchMatMul(qc, kc, false, true).mul(dLocal), vc);
-  const writes = batchMatMul(kDecay ? kc.mul(kDecay) : kc, vc, true, false); // [b, h, n, dk, dv]
+  const intra = chunkMatMul(chunkMatMul(qc, kc, false, true).mul(dLocal), vc);
+  const writes = chunkMatMul(kDecay ? kc.mul(kDecay) : kc, vc, true, false); // [b, h, n, dk, dv]
   const start = s0 ?? tf.zeros([batch!, heads!, dk!, dv]);
   let starts: tf.Tensor; // state at the start of each chunk, [b, h, n, dk, dv]
   if (!logDecay) {
@@ -105,26 +106,33 @@ function chunked(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, { logDecay, chunkSize
     const flat = writes.reshape([batch!, heads!, n, dk! * dv]).transpose([0, 1, 3, 2]);
     starts = tf.cumsum(flat, 3, true).transpose([0, 1, 3, 2]).reshape([batch!, heads!, n, dk!, dv]).add(start.expandDims(2));
   } else {
-    // S_{c+1} = λ^C S_c + ΔS_c: a scan of cheap element-wise steps; the products above stay batched.
-    const chunkDecay = decayPower(logDecay, tf.scalar(c)).reshape([1, heads!, 1, 1]);
-    const list = [start];
-    const ws = tf.unstack(writes, 2);
-    for (let i = 0; i < n - 1; i++) list.push(list[i]!.mul(chunkDecay).add(ws[i]!));
-    starts = tf.stack(list, 2);
+    // S_{c+1} = λ^C S_c + ΔS_c as a log-depth (Hillis–Steele) scan over chunks: a handful of whole-tensor
+    // steps instead of one small step per chunk. P_i = Σ_{j≤i} λ^{C(i−j)} ΔS_j.
+    // Slices stay 3-D: TF.js wasm slices 5-D tensors element by element (≈1 s for [1, 4, 32, 64, 64]).
+    const bh = batch! * heads!;
+    const logStep = tf.tile(logDecay.reshape([1, heads!, 1, 1]), [batch!, 1, 1, 1]).reshape([bh, 1, 1]).mul(c);
+    let p = writes.reshape([bh, n, dk! * dv]);
+    for (let o = 1; o < n; o *= 2) {
+      const shifted = tf.concat([tf.zeros([bh, o, dk! * dv]), p.slice([0, 0, 0], [-1, n - o, -1])], 1);
+      p = p.add(shifted.mul(tf.exp(logStep.mul(o))));
+    }
+    const prev = n > 1 ? tf.concat([tf.zeros([bh, 1, dk! * dv]), p.slice([0, 0, 0], [-1, n - 1, -1])], 1) : tf.zeros([bh, 1, dk! * dv]);
+    const startDecay = tf.exp(logStep.mul(range(0, n).reshape([1, n, 1]))); // λ^{C·c}
+    starts = prev.add(start.reshape([bh, 1, dk! * dv]).mul(startDecay)).reshape([batch!, heads!, n, dk!, dv]);
   }
-  const inter = batchMatMul(qDecay ? qc.mul(qDecay) : qc, starts);
+  const inter = chunkMatMul(qDecay ? qc.mul(qDecay) : qc, starts);
   const o = intra.add(inter).reshape([batch!, heads!, n * c, dv]).slice([0, 0, 0, 0], [-1, -1, seq!, -1]);
   // Final state from the last chunk's real tokens only (the padding must not decay it).
   const m = seq! - (n - 1) * c;
-  const lastStart = starts.slice([0, 0, n - 1, 0, 0], [-1, -1, 1, -1, -1]).squeeze([2]);
+  const lastStart = starts.reshape([batch! * heads!, n, dk! * dv]).slice([0, n - 1, 0], [-1, 1, -1]).reshape([batch!, heads!, dk!, dv]);
   const kLast = k.slice([0, 0, seq! - m, 0], [-1, -1, m, -1]);
   const vLast = v.slice([0, 0, seq! - m, 0], [-1, -1, m, -1]);
   let s: tf.Tensor;
   if (logDecay) {
     const kd = decayPower(logDecay, range(m - 1, m, -1)).reshape([1, heads!, m, 1]);
-    s = lastStart.mul(decayPower(logDecay, tf.scalar(m)).reshape([1, heads!, 1, 1])).add(batchMatMul(kLast.mul(kd), vLast, true, false));
+    s = lastStart.mul(decayPower(logDecay, tf.scalar(m)).reshape([1, heads!, 1, 1])).add(chunkMatMul(kLast.mul(kd), vLast, true, false));
   } else {
-    s = lastStart.add(batchMatMul(kLast, vLast, true, false));
+    s = lastStart.add(chunkMatMul(kLast, vLast, true, false));
   }
   return { o, s };
 }

@@ -6,6 +6,7 @@
 // NVlabs/GatedDeltaNet issue #15).
 import * as tf from "@tensorflow/tfjs";
 import { OptionError, ShapeError, assertBoolean, assertKnownOptions, assertNumber, assertRank, batchMatMul, checkAttentionInputs, resolveScale, shapeString } from "@attnkit/core";
+import { chunkMatMul, splitLeading } from "./matmul";
 import { checkChunkSize, checkMode, checkState, type LinearState, type OutputWithState } from "./state";
 
 export interface GatedDeltaRuleOptions {
@@ -114,23 +115,66 @@ function lower(c: number, diagonal: boolean): tf.Tensor2D {
   return tf.tensor2d(m, [c, c]);
 }
 
-// T = (I + A)⁻¹ for strictly lower A [..., c, c] by forward substitution, T_i = e_i − Σ_{j<i} A_ij T_j.
-// Every step is batched over all chunks and heads; exact, unlike a Neumann series, which cancels
-// catastrophically in float32 when keys are correlated.
-function unitLowerInverse(a: tf.Tensor): tf.Tensor {
+// T = (I + A)⁻¹ for strictly lower A [..., c, c] by forward substitution, T_i = e_i − Σ_{j<i} A_ij T_j,
+// each step batched over all chunks and heads. Exact, unlike a Neumann series, which cancels
+// catastrophically in float32 when keys are correlated. A custom gradient, dA = −Tᵀ dT Tᵀ (strictly lower),
+// keeps the c small steps off the tape.
+const unitLowerInverse = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [a, save] = args as [tf.Tensor, tf.GradSaveFunc];
   const c = a.shape[a.rank - 1]!;
-  const batch = a.shape.slice(0, -2);
+  const n = a.size / (c * c);
   const eye = tf.eye(c);
-  const aRows = tf.unstack(a, a.rank - 2);
-  const rows: tf.Tensor[] = [tf.broadcastTo(eye.slice([0, 0], [1, c]).reshape([c]), [...batch, c])];
+  const rows = splitLeading(a.reshape([n, c, c]).transpose([1, 0, 2])); // row i of every matrix: [n, c]
+  let t = tf.broadcastTo(eye.slice([0, 0], [1, c]), [1, n, c]) as tf.Tensor; // rows so far, [i, n, c]
   for (let i = 1; i < c; i++) {
-    const prev = tf.stack(rows, a.rank - 2); // [..., i, c]
-    const coef = aRows[i]!.slice(batch.map(() => 0).concat(0), batch.map(() => -1).concat(i)).expandDims(-1); // [..., i, 1]
-    const e = eye.slice([i, 0], [1, c]).reshape([c]);
-    rows.push(e.sub(coef.mul(prev).sum(-2)));
+    const coef = rows[i]!.slice([0, 0], [n, i]).transpose().expandDims(2); // A_ij, [i, n, 1]
+    const row = eye.slice([i, 0], [1, c]).sub(coef.mul(t).sum(0, true));
+    t = tf.concat([t, row], 0);
   }
-  return tf.stack(rows, a.rank - 2);
-}
+  const value = t.transpose([1, 0, 2]).reshape(a.shape);
+  save([value]);
+  return {
+    value,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const inv = saved[0]!;
+      return chunkMatMul(chunkMatMul(inv, dy, true, false), inv, false, true).neg().mul(lower(c, false));
+    },
+  };
+});
+
+// States at every chunk start: S_0 = s0, S_{c+1} = M_c S_c + B_c; returns [b, h, n + 1, dk, dv]. One small
+// product per chunk is inherently sequential; a custom gradient (the reverse scan) keeps it off the tape.
+const affineScan = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [m, bias, s0, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+  const [b, h, n, dk] = m.shape as number[];
+  const dv = bias.shape[4]!;
+  const perChunk = (x: tf.Tensor, cols: number) => splitLeading(x.reshape([b! * h!, x.shape[2]!, dk!, cols]).transpose([1, 0, 2, 3]));
+  const ms = perChunk(m, dk!);
+  const bs = perChunk(bias, dv);
+  const states = [s0.reshape([b! * h!, dk!, dv])];
+  for (let i = 0; i < n!; i++) states.push(batchMatMul(ms[i]!, states[i]!).add(bs[i]!));
+  const value = tf.stack(states, 0).transpose([1, 0, 2, 3]).reshape([b!, h!, n! + 1, dk!, dv]);
+  save([m, value]);
+  return {
+    value,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sm, sv] = saved as [tf.Tensor, tf.Tensor];
+      const mats = perChunk(sm, dk!);
+      const st = perChunk(sv, dv);
+      const dys = perChunk(dy, dv);
+      let g = dys[n!]!;
+      const dM: tf.Tensor[] = [];
+      const dB: tf.Tensor[] = [];
+      for (let i = n! - 1; i >= 0; i--) {
+        dB[i] = g;
+        dM[i] = batchMatMul(g, st[i]!, false, true);
+        g = dys[i]!.add(batchMatMul(mats[i]!, g, true, false));
+      }
+      const back = (list: tf.Tensor[], cols: number) => tf.stack(list, 0).transpose([1, 0, 2, 3]).reshape([b!, h!, n!, dk!, cols]);
+      return [back(dM, dk!), back(dB, dv), g.reshape([b!, h!, dk!, dv])];
+    },
+  };
+});
 
 function chunked(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, g: tf.Tensor, beta: tf.Tensor, s0: tf.Tensor, chunkSize: number): { output: tf.Tensor; s: tf.Tensor } {
   const [b, h, seq, dk] = q.shape as number[];
@@ -149,26 +193,24 @@ function chunked(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, g: tf.Tensor, beta: t
   const lowerIncl = lower(c, true);
   const diff = gamma.expandDims(4).sub(gamma.expandDims(3)); // γ_i − γ_j
   const decay = tf.exp(diff.mul(lowerIncl)).mul(lowerIncl); // Γ (masked before exp: no inf·0 in gradients)
-  const kk = batchMatMul(kc, kc, false, true);
+  const kk = chunkMatMul(kc, kc, false, true);
   const a = kk.mul(decay).mul(bc).mul(lower(c, false));
   const t = unitLowerInverse(a);
   const eg = tf.exp(gamma).expandDims(4);
-  const u = batchMatMul(t, vc.mul(bc)); // [b, h, n, c, dv]
-  const w = batchMatMul(t, kc.mul(bc).mul(eg)); // [b, h, n, c, dk]
+  const u = chunkMatMul(t, vc.mul(bc)); // [b, h, n, c, dv]
+  const w = chunkMatMul(t, kc.mul(bc).mul(eg)); // [b, h, n, c, dk]
   const gLast = gamma.slice([0, 0, 0, c - 1], [-1, -1, -1, 1]); // [b, h, n, 1]
   const kd = kc.mul(tf.exp(gLast.sub(gamma)).expandDims(4));
   // S_{c+1} = M_c S_c + B_c with M_c = e^{γ_last} I − K̃ᵀW, B_c = K̃ᵀU: all products batched over chunks,
   // only one small product per chunk stays sequential.
-  const m = tf.eye(dk!).mul(tf.exp(gLast).expandDims(4)).sub(batchMatMul(kd, w, true, false));
-  const bias = batchMatMul(kd, u, true, false);
-  const ms = tf.unstack(m, 2);
-  const biases = tf.unstack(bias, 2);
-  const starts: tf.Tensor[] = [s0];
-  for (let i = 0; i < n; i++) starts.push(batchMatMul(ms[i]!, starts[i]!).add(biases[i]!));
-  const s = starts.pop()!;
-  const st = tf.stack(starts, 2); // [b, h, n, dk, dv]
-  const vNew = u.sub(batchMatMul(w, st));
-  const o = batchMatMul(qc.mul(eg), st).add(batchMatMul(batchMatMul(qc, kc, false, true).mul(decay), vNew));
+  const m = tf.eye(dk!).mul(tf.exp(gLast).expandDims(4)).sub(chunkMatMul(kd, w, true, false));
+  const bias = chunkMatMul(kd, u, true, false);
+  const all = affineScan(m, bias, s0);
+  const flat = all.reshape([b! * h!, n + 1, dk! * dv]); // 3-D slices (wasm slices 5-D element by element)
+  const st = flat.slice([0, 0, 0], [-1, n, -1]).reshape([b!, h!, n, dk!, dv]);
+  const s = flat.slice([0, n, 0], [-1, 1, -1]).reshape([b!, h!, dk!, dv]);
+  const vNew = u.sub(chunkMatMul(w, st));
+  const o = chunkMatMul(qc.mul(eg), st).add(chunkMatMul(chunkMatMul(qc, kc, false, true).mul(decay), vNew));
   return { output: o.reshape([b!, h!, n * c, dv]).slice([0, 0, 0, 0], [-1, -1, seq!, -1]), s };
 }
 

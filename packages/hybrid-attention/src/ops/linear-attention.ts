@@ -83,3 +83,4 @@ export function linearAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, option
   const state: LinearState = result[2] ? { s: result[1]!, z: result[2] } : { s: result[1]! };
   return { output: result[0]!, state };
 }
+export type { LinearState, OutputWithState, LinearMode } from "./state";
