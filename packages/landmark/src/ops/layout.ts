@@ -43,8 +43,9 @@ export function localGroupedLogits(
   const { visible, earlier } = rowMasks(first, R, nb, blockSize, k1);
   const m = tok.max(-1, true);
   const lse = m.add(tok.sub(m).exp().sum(-1, true).log());
-  const bias = tf.where(earlier, lm.sub(lse), tf.zerosLike(lm));
-  const logits = tf.where(visible, tok.add(bias), tf.fill(tok.shape, MASKED)).reshape([G, R, nb * blockSize]) as tf.Tensor3D;
+  // Additive and multiplicative masks: a broadcasting `where` tiles its condition on wasm.
+  const bias = lm.sub(lse).mul(earlier);
+  const logits = tok.add(bias).add(visible).reshape([G, R, nb * blockSize]) as tf.Tensor3D;
   let v = values.slice([0, 0, 0], [-1, k1, -1]);
   if (padded > k1) v = v.pad([[0, 0], [0, padded - k1], [0, 0]]);
   const dv = values.shape[2]!;
@@ -52,11 +53,11 @@ export function localGroupedLogits(
   return { logits, values: regular, blocks: nb };
 }
 
-/** Host-built masks of a query block: visible regular keys `[R, nb, bs]`, earlier blocks `[R, nb, 1]`. */
+/** Host-built masks of a query block: 0 / MASKED on regular keys `[R, nb, bs]`, 1 on earlier blocks `[R, nb, 1]`. */
 function rowMasks(first: number, rows: number, nb: number, blockSize: number, keyEnd: number): { visible: tf.Tensor; earlier: tf.Tensor } {
   const n = blockSize + 1;
-  const visible = new Uint8Array(rows * nb * blockSize);
-  const earlier = new Uint8Array(rows * nb);
+  const visible = new Float32Array(rows * nb * blockSize);
+  const earlier = new Float32Array(rows * nb);
   for (let r = 0; r < rows; r++) {
     const pos = first + r;
     const own = Math.floor(pos / n);
@@ -64,11 +65,11 @@ function rowMasks(first: number, rows: number, nb: number, blockSize: number, ke
       earlier[r * nb + b] = b < own ? 1 : 0;
       for (let s = 0; s < blockSize; s++) {
         const key = b * n + s;
-        visible[(r * nb + b) * blockSize + s] = key < keyEnd && (b < own || (b === own && key <= pos)) ? 1 : 0;
+        visible[(r * nb + b) * blockSize + s] = key < keyEnd && (b < own || (b === own && key <= pos)) ? 0 : MASKED;
       }
     }
   }
-  return { visible: tf.tensor3d(visible, [rows, nb, blockSize], "bool"), earlier: tf.tensor3d(earlier, [rows, nb, 1], "bool") };
+  return { visible: tf.tensor3d(visible, [rows, nb, blockSize]), earlier: tf.tensor3d(earlier, [rows, nb, 1]) };
 }
 
 /** Regular (non-landmark) weights `[..., nb·bs]` spread back to key positions `[..., keys]` (landmarks 0). */
