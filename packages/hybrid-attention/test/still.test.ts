@@ -135,7 +135,7 @@ describeBackends("stillSaliency / stillAttention", (backend) => {
     const gate = randomPair([1, 1, 7, 2], 45);
     const f = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, fq: tf.Tensor, fk: tf.Tensor, g: tf.Tensor) =>
       stillAttention(q, k, v, { fq, fk, gate: g, chunkSize: 2, topK: 1, blockRows: 3 });
-    await checkGradients((...xs) => f(xs[0]!, xs[1]!, xs[2]!, xs[3]!, xs[4]!, xs[5]!), [x.q.tensor, x.k.tensor, x.v.tensor, x.fqT, x.fkT, gate.tensor], { eps: 1e-3, maxElements: backend === "webgpu" ? 3 : 16 });
+    await checkGradients((...xs) => f(xs[0]!, xs[1]!, xs[2]!, xs[3]!, xs[4]!, xs[5]!), [x.q.tensor, x.k.tensor, x.v.tensor, x.fqT, x.fkT, gate.tensor], { eps: 1e-3, maxElements: backend === "webgpu" ? 3 : 6 });
     gate.tensor.dispose();
     x.dispose();
   });
