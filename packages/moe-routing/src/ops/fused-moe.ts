@@ -19,6 +19,10 @@ export interface FusedPlan {
   slotAssignment: tf.Tensor;
 }
 
+// Row gather as GatherNd with [M, 1] indices: on wasm it copies whole rows and ran about 3× faster than
+// GatherV2 in our measurements. (GatherNd has no TF.js gradient; none is needed inside this op.)
+const takeRows = (x: tf.Tensor, index: tf.Tensor) => tf.gatherND(x, index.reshape([-1, 1]));
+
 const kernels = new Map<string, (...xs: tf.Tensor[]) => tf.Tensor>();
 
 function kernel(activation: Activation, e: number): (...xs: tf.Tensor[]) => tf.Tensor {
@@ -40,14 +44,14 @@ function kernel(activation: Activation, e: number): (...xs: tf.Tensor[]) => tf.T
     const hs: tf.Tensor[] = [];
     const outs: tf.Tensor[] = [];
     for (let i = 0; i < e; i++) {
-      const xi = tf.gather(x!, tokensOf(i));
+      const xi = takeRows(x!, tokensOf(i));
       const h = batchMatMul(xi, w1[i]!).add(b1[i]!);
       xs.push(xi);
       hs.push(h);
       outs.push(batchMatMul(activate(h, activation), w2[i]!).add(b2[i]!));
     }
     const rows = tf.concat([...outs, tf.zeros([1, d])]);
-    const picked = tf.gather(rows, outputRow!.reshape([-1])).reshape([n, topK, d]);
+    const picked = takeRows(rows, outputRow!).reshape([n, topK, d]);
     save([weights!, picked, slotToken!, outputRow!, slotAssignment!, ...xs, ...hs, ...w1, ...w2]);
     return {
       value: picked.mul(weights!.expandDims(2)).sum(1),
@@ -62,7 +66,7 @@ function kernel(activation: Activation, e: number): (...xs: tf.Tensor[]) => tf.T
         const dPicked = tf.concat([sw.expandDims(2).mul(dy.expandDims(1)).reshape([n * topK, d]), tf.zeros([1, d])]);
         const g = { x: [] as tf.Tensor[], w1: [] as tf.Tensor[], b1: [] as tf.Tensor[], w2: [] as tf.Tensor[], b2: [] as tf.Tensor[] };
         for (let i = 0; i < e; i++) {
-          const dO = tf.gather(dPicked, sAssign.slice([i * c], [c]));
+          const dO = takeRows(dPicked, sAssign.slice([i * c], [c]));
           const h = sh[i]!;
           g.w2.push(batchMatMul(activate(h, activation), dO, true, false));
           g.b2.push(dO.sum(0));
@@ -73,7 +77,7 @@ function kernel(activation: Activation, e: number): (...xs: tf.Tensor[]) => tf.T
         }
         // Each token reads back the slots of its kept assignments (dropped ones read the zero row).
         const dSlots = tf.concat([...g.x, tf.zeros([1, d])]);
-        const dx = tf.gather(dSlots, sRow.reshape([-1])).reshape([n, topK, d]).sum(1);
+        const dx = takeRows(dSlots, sRow).reshape([n, topK, d]).sum(1);
         const none = (t: tf.Tensor) => tf.zeros(t.shape, "float32");
         return [dx, dWeights, none(sSlot), none(sRow), none(sAssign), ...g.w1, ...g.b1, ...g.w2, ...g.b2];
       },
