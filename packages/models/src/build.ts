@@ -12,7 +12,8 @@ import { PositionEmbedding } from "./layers/position-embedding";
 import { RMSNorm } from "./layers/rms-norm";
 import { SelfAttention } from "./layers/self-attention";
 import { TokenEmbedding } from "./layers/token-embedding";
-import { parseModelSpec, resolveLayers, type AttentionSpec, type FfnSpec, type ModelSpec } from "./spec";
+import { parseModelSpec, resolveLayers, type AttentionSpec, type FfnSpec, type ModelSpec, type TextModelSpec } from "./spec";
+import { defineVisionModel } from "./vision";
 
 /** Key of the spec in the model's user-defined metadata. */
 export const SPEC_METADATA_KEY = "attnkitModelSpec";
@@ -32,9 +33,9 @@ export const layerNames = {
   ffnAdd: (i: number) => `block${i}_ffn_add`,
 };
 
-const seedAt = (spec: ModelSpec, offset: number): number | null => (spec.seed === undefined ? null : spec.seed + 101 * offset);
+const seedAt = (spec: TextModelSpec, offset: number): number | null => (spec.seed === undefined ? null : spec.seed + 101 * offset);
 
-function attentionLayer(spec: ModelSpec, a: AttentionSpec, i: number, returnWeights: boolean): tf.layers.Layer {
+function attentionLayer(spec: TextModelSpec, a: AttentionSpec, i: number, returnWeights: boolean): tf.layers.Layer {
   const name = layerNames.attn(i);
   const numHeads = spec.heads;
   const keyDim = spec.dModel / spec.heads;
@@ -73,7 +74,7 @@ function attentionLayer(spec: ModelSpec, a: AttentionSpec, i: number, returnWeig
   }
 }
 
-function ffnLayer(spec: ModelSpec, f: FfnSpec, i: number): tf.layers.Layer {
+function ffnLayer(spec: TextModelSpec, f: FfnSpec, i: number): tf.layers.Layer {
   const name = layerNames.ffn(i);
   const seed = seedAt(spec, 1000 + i);
   if (f.kind === "mlp") return new FeedForward({ name, hiddenUnits: f.hiddenUnits ?? 4 * spec.dModel, ...(f.activation ? { activation: f.activation } : {}), seed });
@@ -113,11 +114,19 @@ export function modelSpecOf(model: tf.LayersModel): ModelSpec | null {
 
 /**
  * Builds the model a spec describes. Decoder: token ids `[batch, seq]` (int32) → logits
- * `[batch, seq, vocabSize]`. Encoder: token ids → mean-pooled embedding `[batch, dModel]`.
+ * `[batch, seq, vocabSize]`. Encoder: token ids → mean-pooled embedding `[batch, dModel]`. Vision:
+ * images `[batch, height, width, channels]` → class logits `[batch, numClasses]`.
  * Throws OptionError naming the JSON path of an invalid spec.
  */
 export function defineModel(spec: ModelSpec): tf.LayersModel {
-  const s = parseModelSpec(spec);
+  const parsed = parseModelSpec(spec);
+  const model = parsed.family === "vision" ? defineVisionModel(parsed) : defineTextModel(parsed);
+  model.setUserDefinedMetadata({ [SPEC_METADATA_KEY]: parsed });
+  specs.set(model, parsed);
+  return model;
+}
+
+function defineTextModel(s: TextModelSpec): tf.LayersModel {
   const plan = resolveLayers(s);
   const tokens = tf.input({ shape: [null], dtype: "int32", name: "tokens" });
   const embedding = new TokenEmbedding({ name: layerNames.embedding, vocabSize: s.vocabSize, dModel: s.dModel, seed: seedAt(s, 0) });
@@ -143,8 +152,5 @@ export function defineModel(spec: ModelSpec): tf.LayersModel {
   } else {
     output = tf.layers.dense({ name: layerNames.head, units: s.vocabSize, useBias: false }).apply(h) as tf.SymbolicTensor;
   }
-  const model = tf.model({ inputs: tokens, outputs: output, name: s.name ?? `attnkit_${s.family}` });
-  model.setUserDefinedMetadata({ [SPEC_METADATA_KEY]: s });
-  specs.set(model, s);
-  return model;
+  return tf.model({ inputs: tokens, outputs: output, name: s.name ?? `attnkit_${s.family}` });
 }

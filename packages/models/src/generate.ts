@@ -6,7 +6,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { OptionError, assertBoolean, assertInteger, assertKnownOptions, assertNumber } from "@attnkit/core";
 import { layerNames, modelSpecOf } from "./build";
-import { resolveLayers, type ModelSpec } from "./spec";
+import { resolveLayers, type TextModelSpec } from "./spec";
 
 export interface GenerateOptions {
   /** Tokens to generate (landmark tokens inserted by generation do not count). */
@@ -24,7 +24,7 @@ export interface GenerateOptions {
 const NAME = "generate";
 
 /** True when every layer of the model can carry a generation cache. */
-export function supportsCache(spec: ModelSpec): boolean {
+export function supportsCache(spec: TextModelSpec): boolean {
   return resolveLayers(spec).every(({ attention, ffn }) => {
     if (attention.kind === "landmark" || attention.kind === "tempscale") return false;
     return ffn.kind === "mlp" || (ffn.router ?? "softmax") === "softmax";
@@ -87,7 +87,7 @@ class DecoderStepper {
 
   constructor(
     private readonly model: tf.LayersModel,
-    private readonly spec: ModelSpec,
+    private readonly spec: TextModelSpec,
   ) {
     this.layers = Array.from({ length: spec.numLayers }, (_, i) => model.getLayer(layerNames.attn(i)) as CachedLayer);
     this.caches = this.layers.map((l) => (l.step && l.initCache ? l.initCache() : null));

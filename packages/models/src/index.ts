@@ -1,4 +1,4 @@
-export { SPEC_VERSION, modelSpecSchema, modelSpecJsonSchema, attentionSpecSchema, ffnSpecSchema, parseModelSpec, resolveLayers, formatPath, type ModelSpec, type AttentionSpec, type FfnSpec, type LayerSpec, type AttentionKind, type ResolvedLayer } from "./spec";
+export { SPEC_VERSION, modelSpecSchema, modelSpecJsonSchema, attentionSpecSchema, ffnSpecSchema, parseModelSpec, resolveLayers, formatPath, type ModelSpec, type TextModelSpec, type VisionModelSpec, type VisionAttentionSpec, textModelSpecSchema, visionModelSpecSchema, stageGrids, type AttentionSpec, type FfnSpec, type LayerSpec, type AttentionKind, type ResolvedLayer } from "./spec";
 export { defineModel, modelSpecOf, layerNames, SPEC_METADATA_KEY } from "./build";
 export { RMSNorm, type RMSNormArgs } from "./layers/rms-norm";
 export { TokenEmbedding, type TokenEmbeddingArgs } from "./layers/token-embedding";
@@ -8,4 +8,5 @@ export { SelfAttention, type SelfAttentionArgs, type SelfAttentionCache } from "
 export { lmLoss, oneHotTargets } from "./loss";
 export { generate, supportsCache, type GenerateOptions } from "./generate";
 export { saveModel, loadModel, nodeFileHandler } from "./io";
-export { presets, presetNames, preset, type PresetName } from "./presets";
+export { presets, presetNames, preset, type PresetName, type PresetSpec } from "./presets";
+export { PatchEmbedding, type PatchEmbeddingArgs } from "./layers/patch-embedding";

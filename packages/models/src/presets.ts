@@ -1,7 +1,7 @@
-// Named specs for the docs and the lab. All are byte-level (vocab 256) and small (d 64, 4 layers, about
-// 0.2–0.4 M parameters), so each trains on a laptop CPU in minutes. Frozen: copy one with `preset(name)`.
+// Named specs for the docs and the lab. Text presets are byte-level (vocab 256), vision presets take
+// 28 × 28 digits; all are small (d ≤ 64, 4 layers, about 0.1–0.4 M parameters), so each trains on a laptop CPU in minutes. Frozen: copy one with `preset(name)`.
 import { OptionError } from "@attnkit/core";
-import { SPEC_VERSION, type ModelSpec } from "./spec";
+import { SPEC_VERSION, type ModelSpec, type TextModelSpec, type VisionModelSpec } from "./spec";
 
 const decoder = {
   version: SPEC_VERSION,
@@ -13,7 +13,7 @@ const decoder = {
   numLayers: 4,
   position: "rope",
   tieEmbeddings: true,
-} as const satisfies Partial<ModelSpec>;
+} as const satisfies Partial<TextModelSpec>;
 
 const table = {
   dense: { ...decoder, name: "dense" },
@@ -42,6 +42,32 @@ const table = {
     position: "rope",
     attention: { kind: "tempscale", temperatureMode: "learned", temperature: 1 },
   },
+  // Vision, sized for 28 × 28 MNIST digits. ViT: 4 × 4 patches (a 7 × 7 grid), one stage of softmax blocks.
+  "vit-tiny": {
+    version: SPEC_VERSION,
+    family: "vision",
+    name: "vit-tiny",
+    image: { height: 28, width: 28, channels: 1 },
+    patchSize: 4,
+    numClasses: 10,
+    stages: [{ dModel: 64, heads: 4, numLayers: 4 }],
+  },
+  // BiFormer-style: 2 × 2 patches (14 × 14 tokens) with BRA over a 7 × 7 region grid, then patch merging
+  // to 7 × 7 tokens (one token per region there, as BiFormer's last stage); topK grows with depth as in
+// BiFormer. No position table (LCE gives local position).
+  "biformer-tiny": {
+    version: SPEC_VERSION,
+    family: "vision",
+    name: "biformer-tiny",
+    image: { height: 28, width: 28, channels: 1 },
+    patchSize: 2,
+    numClasses: 10,
+    position: "none",
+    stages: [
+      { dModel: 32, heads: 2, numLayers: 1, attention: { kind: "bi-level-routing", grid: 7, topK: 4, lceKernel: 3 } },
+      { dModel: 64, heads: 4, numLayers: 2, attention: { kind: "bi-level-routing", grid: 7, topK: 16, lceKernel: 3 } },
+    ],
+  },
 } as const satisfies Record<string, ModelSpec>;
 
 export type PresetName = keyof typeof table;
@@ -54,15 +80,18 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/** The spec type of a preset: vision presets are VisionModelSpecs, the rest TextModelSpecs. */
+export type PresetSpec<N extends PresetName> = (typeof table)[N] extends { family: "vision" } ? VisionModelSpec : TextModelSpec;
+
 /** Named specs (frozen). */
-export const presets: Readonly<Record<PresetName, ModelSpec>> = deepFreeze(table as unknown as Record<PresetName, ModelSpec>);
+export const presets: Readonly<{ [N in PresetName]: PresetSpec<N> }> = deepFreeze(table as unknown as { [N in PresetName]: PresetSpec<N> });
 
 export const presetNames = Object.keys(table) as PresetName[];
 
 /** A mutable copy of a preset, optionally with top-level fields replaced. */
-export function preset(name: PresetName, overrides: Partial<ModelSpec> = {}): ModelSpec {
+export function preset<N extends PresetName>(name: N, overrides: Partial<PresetSpec<N>> = {}): PresetSpec<N> {
   if (!Object.prototype.hasOwnProperty.call(table, name)) {
     throw new OptionError(`preset: name must be one of ${presetNames.map((n) => `'${n}'`).join(" | ")}, got ${JSON.stringify(name)}`);
   }
-  return { ...(JSON.parse(JSON.stringify(presets[name])) as ModelSpec), ...overrides };
+  return { ...(JSON.parse(JSON.stringify(presets[name])) as PresetSpec<N>), ...overrides };
 }

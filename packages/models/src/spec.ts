@@ -96,7 +96,7 @@ const layerSpec = z.strictObject({
   ffn: ffnSpecSchema.optional(),
 });
 
-export const modelSpecSchema = z.strictObject({
+export const textModelSpecSchema = z.strictObject({
   version: int(1),
   family: z.enum(["decoder", "encoder"]),
   name: z.string().optional(),
@@ -131,14 +131,59 @@ export const modelSpecSchema = z.strictObject({
   seed: z.number().int().optional(),
 });
 
+const visionAttentionSchema = z.discriminatedUnion("kind", [
+  z.strictObject({ kind: z.literal("softmax") }),
+  z.strictObject({
+    kind: z.literal("bi-level-routing"),
+    /** Regions per side; must divide the stage's token grid. */
+    grid: int(1),
+    topK: int(1),
+    /** LCE kernel side (odd, default 5; 0 = off). */
+    lceKernel: int(0).optional(),
+    routing: z.enum(["shared", "per-head"]).optional(),
+  }),
+]);
+
+const visionStage = z.strictObject({
+  dModel: int(1),
+  heads: int(1),
+  numLayers: int(1),
+  /** Default softmax (ViT). */
+  attention: visionAttentionSchema.optional(),
+  /** MLP width (default 4·dModel). */
+  hiddenUnits: int(1).optional(),
+});
+
+/** Image classifiers: patch embedding, stages of pre-norm blocks on the token grid, mean pool, linear head. */
+export const visionModelSpecSchema = z.strictObject({
+  version: int(1),
+  family: z.literal("vision"),
+  name: z.string().optional(),
+  image: z.strictObject({ height: int(1), width: int(1), channels: int(1) }),
+  patchSize: int(1),
+  numClasses: int(2),
+  /** Each stage after the first starts with a patch merging of mergeSize × mergeSize tokens (BiFormer: 2). */
+  stages: z.array(visionStage).min(1),
+  mergeSize: int(1).optional(),
+  /** 'learned' (default) adds a position table to the patch embeddings; 'none' (BiFormer relies on LCE). */
+  position: z.enum(["learned", "none"]).optional(),
+  normEps: positive.optional(),
+  seed: z.number().int().optional(),
+});
+
+export const modelSpecSchema = z.union([textModelSpecSchema, visionModelSpecSchema]);
+
 export type AttentionSpec = z.infer<typeof attentionSpecSchema>;
 export type FfnSpec = z.infer<typeof ffnSpecSchema>;
 export type LayerSpec = z.infer<typeof layerSpec>;
-export type ModelSpec = z.infer<typeof modelSpecSchema>;
+export type TextModelSpec = z.infer<typeof textModelSpecSchema>;
+export type VisionModelSpec = z.infer<typeof visionModelSpecSchema>;
+export type VisionAttentionSpec = z.infer<typeof visionAttentionSchema>;
+export type ModelSpec = TextModelSpec | VisionModelSpec;
 export type AttentionKind = AttentionSpec["kind"];
 
 /** JSON Schema of ModelSpec (draft 2020-12), for editors that autocomplete spec files. */
-export const modelSpecJsonSchema = z.toJSONSchema(modelSpecSchema) as Record<string, unknown>;
+export const modelSpecJsonSchema = z.toJSONSchema(z.union([textModelSpecSchema, visionModelSpecSchema])) as Record<string, unknown>;
 
 /** `["layers", 2, "attention"]` → `spec.layers[2].attention`. */
 export function formatPath(path: readonly PropertyKey[]): string {
@@ -169,6 +214,7 @@ const KINDS: Record<string, readonly string[]> = {
   attention: attentionSpecSchema.options.map((o) => o.shape.kind.value),
   ffn: ffnSpecSchema.options.map((o) => o.shape.kind.value),
 };
+const VISION_KINDS = visionAttentionSchema.options.map((o) => o.shape.kind.value);
 
 function issueMessage(issue: z.core.$ZodIssue, root: unknown): string {
   const where = formatPath(issue.path);
@@ -191,7 +237,8 @@ function issueMessage(issue: z.core.$ZodIssue, root: unknown): string {
       // zod reports a bad discriminator at `<group>.kind`.
       const path = issue.path[issue.path.length - 1] === "kind" ? issue.path.slice(0, -1) : issue.path;
       const group = String(path[path.length - 1] ?? "");
-      const allowed = KINDS[group] ?? [...KINDS.attention!, ...KINDS.ffn!];
+      const vision = (root as { family?: unknown }).family === "vision";
+      const allowed = vision ? VISION_KINDS : (KINDS[group] ?? [...KINDS.attention!, ...KINDS.ffn!]);
       return `${formatPath([...path, "kind"])} must be one of ${allowed.map((k) => `'${k}'`).join(" | ")}, got ${describe(valueAt(root, [...path, "kind"]))}`;
     }
     default:
@@ -214,7 +261,7 @@ export interface ResolvedLayer {
   ffnPath: PropertyKey[];
 }
 
-export function resolveLayers(spec: ModelSpec): ResolvedLayer[] {
+export function resolveLayers(spec: TextModelSpec): ResolvedLayer[] {
   const out: ResolvedLayer[] = [];
   const plan = new Set(spec.attn?.layers ?? []);
   for (let i = 0; i < spec.numLayers; i++) {
@@ -237,7 +284,7 @@ export function resolveLayers(spec: ModelSpec): ResolvedLayer[] {
 }
 
 /** Checks what the schema cannot: sizes that must divide, kinds per family, plan indices. */
-function checkSizes(spec: ModelSpec): void {
+function checkSizes(spec: TextModelSpec): void {
   if (spec.dModel % spec.heads !== 0) fail(["dModel"], `must be divisible by spec.heads (${spec.heads}), got ${spec.dModel}`);
   const headDim = spec.dModel / spec.heads;
   const position = spec.position ?? "rope";
@@ -290,12 +337,50 @@ export function parseModelSpec(spec: unknown): ModelSpec {
   if (typeof version === "number" && Number.isInteger(version) && version > SPEC_VERSION) {
     throw new OptionError(`defineModel: spec.version is ${version}, newer than this @attnkit/models understands (${SPEC_VERSION}); upgrade @attnkit/models to load it`);
   }
-  const r = modelSpecSchema.safeParse(spec);
+  const family = (spec as { family?: unknown }).family;
+  if (family !== "decoder" && family !== "encoder" && family !== "vision") {
+    throw new OptionError(`defineModel: ${formatPath(["family"])} ${family === undefined ? "is required, one of" : "must be one of"} "decoder" | "encoder" | "vision"${family === undefined ? "" : `, got ${describe(family)}`}`);
+  }
+  const r = family === "vision" ? visionModelSpecSchema.safeParse(spec) : textModelSpecSchema.safeParse(spec);
   if (!r.success) {
     const [first, ...rest] = r.error.issues;
     const more = rest.length > 0 ? ` (and ${rest.length} more problem${rest.length > 1 ? "s" : ""}: ${rest.map((i) => formatPath(i.path)).join(", ")})` : "";
     throw new OptionError(`defineModel: ${issueMessage(first!, spec)}${more}`);
   }
-  checkSizes(r.data);
+  if (r.data.family === "vision") checkVision(r.data);
+  else checkSizes(r.data);
   return r.data;
+}
+
+/** Token grid side lengths of each vision stage. */
+export function stageGrids(spec: VisionModelSpec): { height: number; width: number }[] {
+  const merge = spec.mergeSize ?? 2;
+  let height = spec.image.height / spec.patchSize;
+  let width = spec.image.width / spec.patchSize;
+  return spec.stages.map((_, i) => {
+    if (i > 0) {
+      height /= merge;
+      width /= merge;
+    }
+    return { height, width };
+  });
+}
+
+function checkVision(spec: VisionModelSpec): void {
+  const { height, width } = spec.image;
+  if (height % spec.patchSize !== 0 || width % spec.patchSize !== 0) fail(["patchSize"], `must divide spec.image.height (${height}) and spec.image.width (${width}), got ${spec.patchSize}`);
+  const grids = stageGrids(spec);
+  spec.stages.forEach((stage, i) => {
+    const g = grids[i]!;
+    if (!Number.isInteger(g.height) || !Number.isInteger(g.width)) {
+      fail(["mergeSize"], `must divide the token grid before stage ${i} (${grids[i - 1]!.height} × ${grids[i - 1]!.width}), got ${spec.mergeSize ?? 2}`);
+    }
+    if (stage.dModel % stage.heads !== 0) fail(["stages", i, "dModel"], `must be divisible by spec.stages[${i}].heads (${stage.heads}), got ${stage.dModel}`);
+    const a = stage.attention;
+    if (a?.kind === "bi-level-routing") {
+      if (g.height % a.grid !== 0 || g.width % a.grid !== 0) fail(["stages", i, "attention", "grid"], `must divide the stage's token grid (${g.height} × ${g.width}), got ${a.grid}`);
+      if (a.topK > a.grid * a.grid) fail(["stages", i, "attention", "topK"], `must be ≤ grid² (${a.grid * a.grid}), got ${a.topK}`);
+      if ((a.lceKernel ?? 5) > 0 && (a.lceKernel ?? 5) % 2 === 0) fail(["stages", i, "attention", "lceKernel"], `must be odd or 0, got ${a.lceKernel}`);
+    }
+  });
 }

@@ -7,11 +7,23 @@ export function tokenRows(batch: number, seq: number, vocab: number, seed = 1): 
   return Array.from({ length: batch }, (_, r) => Array.from({ length: seq + 1 }, (_, i) => (i * 7 + r * 13 + seed * 5 + ((i * i) % 11)) % vocab));
 }
 
-/** Losses before the first and the second of two training steps on the same batch (decoder: next token). */
-export async function twoStepLosses(model: tf.LayersModel, spec: ModelSpec, rows: number[][]): Promise<number[]> {
+/** Inputs and targets of a small training batch for any family (decoder: next token; encoder: a random
+ * embedding target; vision: random images and class labels). */
+export function trainingBatch(spec: ModelSpec, rows: number[][]): { x: tf.Tensor; y: tf.Tensor } {
+  if (spec.family === "vision") {
+    const { height, width, channels } = spec.image;
+    const x = tf.randomUniform([rows.length, height, width, channels], 0, 1, "float32", 5);
+    return { x, y: oneHotTargets([rows.map((r) => r[0]! % spec.numClasses)], spec.numClasses).squeeze([0]) };
+  }
   const x = tf.tensor2d(rows.map((r) => r.slice(0, -1)), undefined, "int32");
   const y = spec.family === "decoder" ? oneHotTargets(rows.map((r) => r.slice(1)), spec.vocabSize) : tf.randomNormal([rows.length, spec.dModel], 0, 1, "float32", 3);
-  model.compile({ optimizer: tf.train.adam(3e-3), loss: spec.family === "decoder" ? lmLoss : "meanSquaredError" });
+  return { x, y };
+}
+
+/** Losses before the first and the second of two training steps on the same batch. */
+export async function twoStepLosses(model: tf.LayersModel, spec: ModelSpec, rows: number[][]): Promise<number[]> {
+  const { x, y } = trainingBatch(spec, rows);
+  model.compile({ optimizer: tf.train.adam(3e-3), loss: spec.family === "encoder" ? "meanSquaredError" : lmLoss });
   const history = await model.fit(x, y, { epochs: 2, batchSize: rows.length, verbose: 0, shuffle: false });
   tf.dispose([x, y]);
   return history.history.loss as number[];

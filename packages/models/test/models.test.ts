@@ -10,8 +10,9 @@ import { OptionError } from "@attnkit/core";
 import { GatedDeltaNet } from "@attnkit/hybrid-attention";
 import { MoE } from "@attnkit/moe-routing";
 import { describeBackends, expectClose, expectNoLeaks } from "@attnkit/testing";
-import { SelfAttention, defineModel, loadModel, modelSpecOf, preset, presetNames, saveModel, type ModelSpec } from "../src/index";
-import { saveToMemory, tokenRows, twoStepLosses } from "./helpers";
+import { BiLevelRoutingAttention } from "@attnkit/routing-attention";
+import { PatchEmbedding, SelfAttention, defineModel, loadModel, modelSpecOf, preset, presetNames, presets, saveModel, type ModelSpec, type VisionModelSpec } from "../src/index";
+import { saveToMemory, tokenRows, trainingBatch, twoStepLosses } from "./helpers";
 
 const SEQ = 16;
 
@@ -20,12 +21,13 @@ describeBackends(
   () => {
     for (const name of presetNames) {
       it(`preset ${name}: builds, trains one step with a falling loss, saves and loads equal`, async () => {
-        const spec = preset(name, { seed: 11 });
+        const spec: ModelSpec = { ...presets[name], seed: 11 };
         const model = defineModel(spec);
-        const rows = tokenRows(2, SEQ, spec.landmarkId ?? spec.vocabSize);
-        const x = tf.tensor2d(rows.map((r) => r.slice(0, -1)), undefined, "int32");
+        // Vision models run on 28 × 28 images: one image per batch keeps the test short.
+        const rows = tokenRows(spec.family === "vision" ? 1 : 2, SEQ, spec.family === "vision" ? 256 : (spec.landmarkId ?? spec.vocabSize));
+        const x = trainingBatch(spec, rows).x;
         const out = model.predict(x) as tf.Tensor;
-        expect(out.shape).toEqual(spec.family === "decoder" ? [2, SEQ, spec.vocabSize] : [2, spec.dModel]);
+        expect(out.shape).toEqual(spec.family === "decoder" ? [2, SEQ, spec.vocabSize] : spec.family === "encoder" ? [2, spec.dModel] : [1, (spec as VisionModelSpec).numClasses]);
         out.dispose();
         // NAtS-L is left out of training: @attnkit/hybrid-attention's TokenHybridAttention gives NaN router
         // gradients inside a 4-layer model (reported to that package); its forward, save/load and
@@ -52,6 +54,15 @@ describeBackends(
       expect(model.getLayer("block2_attn")).toBeInstanceOf(GatedDeltaNet);
       expect(model.getLayer("block3_attn")).toBeInstanceOf(SelfAttention);
       expect(defineModel(preset("moe-softmax")).getLayer("block0_ffn")).toBeInstanceOf(MoE);
+    });
+
+    it("vision presets: ViT stages use softmax attention, BiFormer stages BRA with patch merging", () => {
+      const vit = defineModel(preset("vit-tiny"));
+      expect(vit.getLayer("stage0_block0_attn")).toBeInstanceOf(SelfAttention);
+      const bif = defineModel(preset("biformer-tiny"));
+      expect(bif.getLayer("stage0_block0_attn")).toBeInstanceOf(BiLevelRoutingAttention);
+      expect(bif.getLayer("stage1_merge")).toBeInstanceOf(PatchEmbedding);
+      expect(bif.getLayer("stage1_merge").outputShape).toEqual([null, 7, 7, 64]);
     });
 
     it("decoder with learned positions and an untied head", async () => {

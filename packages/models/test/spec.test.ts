@@ -2,9 +2,9 @@
 // resolve as documented; the JSON Schema export describes the same format. Pure host code: no backend.
 import { describe, expect, it } from "vitest";
 import { OptionError } from "@attnkit/core";
-import { SPEC_VERSION, modelSpecJsonSchema, parseModelSpec, preset, presetNames, presets, resolveLayers, type ModelSpec } from "../src/index";
+import { SPEC_VERSION, modelSpecJsonSchema, parseModelSpec, preset, presetNames, presets, resolveLayers, type TextModelSpec, type VisionModelSpec } from "../src/index";
 
-const base: ModelSpec = { version: 1, family: "decoder", vocabSize: 64, seqLen: 32, dModel: 32, heads: 4, numLayers: 3 };
+const base: TextModelSpec = { version: 1, family: "decoder", vocabSize: 64, seqLen: 32, dModel: 32, heads: 4, numLayers: 3 };
 
 function errorOf(spec: unknown): string {
   try {
@@ -16,12 +16,14 @@ function errorOf(spec: unknown): string {
   throw new Error("spec was accepted");
 }
 
+const vision: VisionModelSpec = { version: 1, family: "vision", image: { height: 28, width: 28, channels: 1 }, patchSize: 4, numClasses: 10, stages: [{ dModel: 8, heads: 2, numLayers: 1 }] };
+
 describe("ModelSpec validation", () => {
   const cases: [string, unknown, RegExp][] = [
     ["per-layer topK below 1", { ...base, layers: [{}, {}, { attention: { kind: "block-routing", blockSize: 8, topK: 0 } }] }, /spec\.layers\[2\]\.attention\.topK must be ≥ 1, got 0/],
     ["unknown attention kind", { ...base, attention: { kind: "flash" } }, /spec\.attention\.kind must be one of 'softmax' \| 'linear' .*'tempscale', got "flash"/],
     ["unknown ffn kind", { ...base, ffn: { kind: "glu" } }, /spec\.ffn\.kind must be one of 'mlp' \| 'moe', got "glu"/],
-    ["unknown family", { ...base, family: "seq2seq" }, /spec\.family must be one of "decoder" \| "encoder", got "seq2seq"/],
+    ["unknown family", { ...base, family: "seq2seq" }, /spec\.family must be one of "decoder" \| "encoder" \| "vision", got "seq2seq"/],
     ["unknown top-level key", { ...base, dropout: 0.1 }, /spec has unknown key 'dropout'/],
     ["unknown nested key", { ...base, attention: { kind: "linear", chunk: 4 } }, /spec\.attention has unknown key 'chunk'/],
     ["wrong type", { ...base, vocabSize: "256" }, /spec\.vocabSize must be a number, got "256"/],
@@ -42,6 +44,11 @@ describe("ModelSpec validation", () => {
     ["attention router without softmax", { ...base, attention: { kind: "linear" }, ffn: { kind: "moe", hiddenUnits: 8, router: "attention" } }, /spec\.ffn\.router 'attention' needs softmax attention/],
     ["MoE topK above experts", { ...base, ffn: { kind: "moe", hiddenUnits: 8, numExperts: 2, topK: 3 } }, /spec\.ffn\.topK must be ≤ numExperts \(2\), got 3/],
     ["log-n without trainLength", { ...base, attention: { kind: "tempscale", temperatureMode: "log-n" } }, /spec\.attention\.trainLength is required/],
+    ["vision: patch does not divide the image", { ...vision, patchSize: 5 }, /spec\.patchSize must divide spec\.image\.height \(28\) and spec\.image\.width \(28\), got 5/],
+    ["vision: BRA grid", { ...vision, stages: [{ dModel: 8, heads: 2, numLayers: 1, attention: { kind: "bi-level-routing", grid: 4, topK: 2 } }] }, /spec\.stages\[0\]\.attention\.grid must divide the stage's token grid \(7 × 7\), got 4/],
+    ["vision: unknown stage attention", { ...vision, stages: [{ dModel: 8, heads: 2, numLayers: 1, attention: { kind: "linear" } }] }, /spec\.stages\[0\]\.attention\.kind must be one of 'softmax' \| 'bi-level-routing', got "linear"/],
+    ["vision: merge does not divide the grid", { ...vision, stages: [{ dModel: 8, heads: 2, numLayers: 1 }, { dModel: 8, heads: 2, numLayers: 1 }] }, /spec\.mergeSize must divide the token grid before stage 1 \(7 × 7\), got 2/],
+    ["vision: text field", { ...vision, vocabSize: 10 }, /spec has unknown key 'vocabSize'/],
     ["not an object", 42, /spec must be a ModelSpec object, got 42/],
   ];
   for (const [name, spec, message] of cases) {
@@ -70,32 +77,35 @@ describe("ModelSpec validation", () => {
 
 describe("layer plan", () => {
   it("applies flash-linear-attention's attn plan, then per-layer overrides", () => {
-    const spec: ModelSpec = {
+    const spec: TextModelSpec = {
       ...base,
       numLayers: 4,
       attention: { kind: "gated-deltanet" },
       attn: { layers: [1, 3] },
       layers: [{}, {}, {}, { attention: { kind: "linear" }, ffn: { kind: "moe", hiddenUnits: 8 } }],
     };
-    const plan = resolveLayers(parseModelSpec(spec));
+    const plan = resolveLayers(parseModelSpec(spec) as TextModelSpec);
     expect(plan.map((l) => l.attention.kind)).toEqual(["gated-deltanet", "softmax", "gated-deltanet", "linear"]);
     expect(plan.map((l) => l.ffn.kind)).toEqual(["mlp", "mlp", "mlp", "moe"]);
   });
 
   it("defaults to softmax attention and an MLP", () => {
-    const plan = resolveLayers(parseModelSpec(base));
+    const plan = resolveLayers(parseModelSpec(base) as TextModelSpec);
     expect(plan.every((l) => l.attention.kind === "softmax" && l.ffn.kind === "mlp")).toBe(true);
   });
 });
 
 describe("modelSpecJsonSchema", () => {
   it("is a JSON Schema of the same format", () => {
-    const schema = modelSpecJsonSchema as { type: string; required: string[]; additionalProperties: boolean; properties: Record<string, { enum?: string[] }> };
-    expect(schema.type).toBe("object");
-    expect(schema.required).toEqual(expect.arrayContaining(["version", "family", "vocabSize", "seqLen", "dModel", "heads", "numLayers"]));
-    expect(schema.additionalProperties).toBe(false);
-    expect(schema.properties.family!.enum).toEqual(["decoder", "encoder"]);
-    const text = JSON.stringify(schema);
-    for (const kind of ["gated-deltanet", "block-routing", "landmark", "tempscale", "moe"]) expect(text).toContain(`"${kind}"`);
+    const schema = modelSpecJsonSchema as { anyOf: { type: string; required: string[]; additionalProperties: boolean; properties: Record<string, { enum?: string[]; const?: string }> }[] };
+    expect(schema.anyOf).toHaveLength(2);
+    const [text, image] = schema.anyOf as [(typeof schema.anyOf)[0], (typeof schema.anyOf)[0]];
+    expect(text.type).toBe("object");
+    expect(text.required).toEqual(expect.arrayContaining(["version", "family", "vocabSize", "seqLen", "dModel", "heads", "numLayers"]));
+    expect(text.additionalProperties).toBe(false);
+    expect(text.properties.family!.enum).toEqual(["decoder", "encoder"]);
+    expect(image.required).toEqual(expect.arrayContaining(["version", "family", "image", "patchSize", "numClasses", "stages"]));
+    const json = JSON.stringify(schema);
+    for (const kind of ["gated-deltanet", "block-routing", "landmark", "tempscale", "moe", "bi-level-routing"]) expect(json).toContain(`"${kind}"`);
   });
 });
