@@ -6,7 +6,7 @@ import { expect, it } from "vitest";
 import { OptionError, ShapeError } from "@attnkit/core";
 import type { HostArray } from "@attnkit/core/reference";
 import { backendTolerance, checkGradients, describeBackends, expectClose, expectNoLeaks, fc, randomPair, runLayerTest } from "@attnkit/testing";
-import { FeedForward, PositionEmbedding, RMSNorm, SelfAttention, TokenEmbedding, defineModel, lmLoss, type ModelSpec } from "../src/index";
+import { FeedForward, PatchEmbedding, PositionEmbedding, RMSNorm, SelfAttention, TokenEmbedding, defineModel, lmLoss, type ModelSpec } from "../src/index";
 import { referenceModel } from "../src/reference";
 import { tokenRows } from "./helpers";
 
@@ -25,6 +25,7 @@ describeBackends("models layers", (backend) => {
     await runLayerTest({ make: () => new SelfAttention({ numHeads: 2, keyDim: 4, rope: true, window: 3 }), inputShape: [small ? 5 : 7, 6], expectedWeights: 4 });
     await runLayerTest({ make: () => new TokenEmbedding({ vocabSize: 11, dModel: 6 }), inputShape: [5], inputDtype: "int32", intRange: 11, expectedWeights: 1 });
     await runLayerTest({ make: () => new PositionEmbedding({ maxLength: 9, dModel: 6 }), inputShape: [5, 6], expectedWeights: 1 });
+    await runLayerTest({ make: () => new PatchEmbedding({ patchSize: 2, dModel: 5 }), inputShape: [4, 6, 3], expectedWeights: 2 });
   });
 
   it("SelfAttention: cached pieces equal one full call, without leaks", async () => {
@@ -66,6 +67,17 @@ describeBackends("models layers", (backend) => {
     const { tensor: x } = randomPair([1, 3, 4], 5);
     await checkGradients((t) => att.apply(t) as tf.Tensor, [x]);
     await checkGradients((t) => ffn.apply(t) as tf.Tensor, [x]);
+  });
+
+  it("PatchEmbedding flattens each p × p patch row-major with its channels, as a strided convolution", async () => {
+    const layer = new PatchEmbedding({ patchSize: 2, dModel: 3, seed: 1 });
+    const x = randomPair([1, 4, 6, 2], 4).tensor;
+    const y = layer.apply(x) as tf.Tensor;
+    const [kernel, bias] = layer.getWeights();
+    // The same map as a VALID conv with stride 2 whose filter is the kernel reshaped to [2, 2, C, d].
+    const conv = tf.conv2d(x as tf.Tensor4D, kernel!.reshape([2, 2, 2, 3]) as tf.Tensor4D, 2, "valid").add(bias!);
+    await expectClose(y, conv, backendTolerance(backend, { atol: 1e-5, rtol: 1e-4 }));
+    expect(() => layer.apply(tf.zeros([1, 5, 6, 2]))).toThrow(ShapeError);
   });
 
   it("bad layer arguments throw OptionError / ShapeError", () => {
