@@ -15,7 +15,7 @@ const qkv = x.reshape([1, tokens, heads, dModel / heads]).transpose([0, 2, 1, 3]
 const { weights: attention } = scaledDotProductAttention(qkv, qkv, qkv, { causal: true, returnWeights: true });
 
 for (const router of ["softmax", "similarity", "attention"] as const) {
-  const layer = new MoE({ hiddenUnits: 64, numExperts: 8, topK: 2, router, similarity: "cosine", temperature: 0.1, causal: true, seed: 1 });
+  const layer = new MoE({ hiddenUnits: 64, numExperts: 8, topK: 2, router, similarity: "cosine", temperature: 0.5, causal: true, seed: 1 });
   const y = layer.apply(router === "attention" ? [x, attention] : x) as tf.Tensor;
   const s = (await layer.routingStats())!;
   console.log(
@@ -30,7 +30,7 @@ for (const router of ["softmax", "similarity", "attention"] as const) {
 const tokensX = x.reshape([tokens, dModel]);
 const wGate = tf.randomNormal([dModel, 8], 0, 0.3, "float32", 3);
 const plain = topKGate(tokensX, wGate, { topK: 2 });
-const bySimilarity = similarityAwareGate(tokensX, wGate, { topK: 2, kind: "cosine", temperature: 0.1, causal: true });
+const bySimilarity = similarityAwareGate(tokensX, wGate, { topK: 2, kind: "cosine", temperature: 0.5, causal: true });
 const byAttention = attentionAwareGate(tokensX, wGate, attention.reshape([heads, tokens, tokens]), { topK: 2 });
 for (const [name, g] of [["similarity", bySimilarity], ["attention", byAttention]] as const) {
   const f = await routingFluctuation(plain.indices, g.indices);
