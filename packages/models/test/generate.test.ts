@@ -20,6 +20,7 @@ const kinds: [string, AttentionSpec, FfnSpec?][] = [
   ["block-routing", { kind: "block-routing", blockSize: 4, topK: 2 }],
   ["tempscale (no cache)", { kind: "tempscale" }],
   ["moe softmax router", { kind: "softmax" }, { kind: "moe", hiddenUnits: 16, numExperts: 4, topK: 2 }],
+  ["moe similarity router, causal (no cache)", { kind: "softmax" }, { kind: "moe", hiddenUnits: 16, numExperts: 4, topK: 2, router: "similarity" }],
   ["moe attention router (no cache)", { kind: "softmax" }, { kind: "moe", hiddenUnits: 16, numExperts: 4, topK: 2, router: "attention" }],
 ];
 
