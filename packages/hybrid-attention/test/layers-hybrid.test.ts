@@ -84,6 +84,18 @@ describeBackends("hybrid layers", (backend) => {
     tf.dispose([g, x]);
   });
 
+  it("TokenHybridAttention stacked twice: every gradient is finite (the softmax stabiliser is off the tape)", async () => {
+    const first = new TokenHybridAttention({ numHeads: 2, keyDim: 4, blockSize: 2 });
+    const second = new TokenHybridAttention({ numHeads: 2, keyDim: 4, blockSize: 2 });
+    const x = randomPair([2, 8, 6], 19, 2).tensor;
+    second.apply(first.apply(x) as tf.Tensor);
+    const { grads } = tf.variableGrads(() => (second.apply(first.apply(x) as tf.Tensor) as tf.Tensor).square().sum() as tf.Scalar);
+    for (const [name, g] of Object.entries(grads)) {
+      expect((await g.data()).every(Number.isFinite), name).toBe(true);
+    }
+    tf.dispose([...Object.values(grads), x]);
+  });
+
   it("TokenHybridAttention leaks nothing and rejects bad arguments", async () => {
     const layer = new TokenHybridAttention({ numHeads: 1, keyDim: 4, blockSize: 2 });
     const x = randomPair([1, 5, 5], 17).tensor;

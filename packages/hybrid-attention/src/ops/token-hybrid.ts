@@ -17,6 +17,7 @@ import {
   checkAttentionInputs,
   resolveScale,
   shapeString,
+  withoutGradient,
 } from "@attnkit/core";
 
 export interface TokenHybridAttentionOptions {
@@ -97,7 +98,9 @@ export function hybridSoftmax(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, keyRoute
   const { same, earlier } = blockMasks(seq, blockSize, offset);
   const w = same.add(earlier.mul(keyRoute.expandDims(2))); // [b, h, rows, seq]
   const s = batchMatMul(q.mul(scale), k, false, true);
-  const m = tf.max(s.add(w.sub(1).mul(BIG)), -1, true); // a stabiliser only: the ratio does not depend on it
+  // A stabiliser only: the ratio does not depend on it, so it is kept off the tape. (Differentiated,
+  // its gradient reaches w multiplied by BIG, and rounding turns that into NaN for the route.)
+  const m = withoutGradient((a, b) => tf.max(a.add(b.sub(1).mul(BIG)), -1, true), s, w);
   const p = w.mul(tf.exp(s.sub(m)));
   return batchMatMul(p, v).div(p.sum(-1, true));
 }
