@@ -4,18 +4,7 @@
 // grouped softmax over [selected blocks ++ local keys up to itself]: a retrieved block stays gated by its
 // landmark, and earlier blocks inside the chunk stay reachable through theirs (lm_benchmark semantics).
 import * as tf from "@tensorflow/tfjs";
-import {
-  OptionError,
-  ShapeError,
-  assertBoolean,
-  assertInteger,
-  assertKnownOptions,
-  assertOneOf,
-  batchMatMul,
-  checkAttentionInputs,
-  shapeString,
-  topKIndices,
-} from "@attnkit/core";
+import { OptionError, ShapeError, assertBoolean, assertInteger, assertKnownOptions, assertOneOf, batchMatMul, checkAttentionInputs, shapeString, topKIndices, withoutGradient } from "@attnkit/core";
 import { landmarkCommon, flat } from "./landmark-attention";
 import { localGroupedLogits, rotateAt, rowsPerBlock } from "./layout";
 import { gatherBlocks, takeRange, takeRows } from "./take";
@@ -199,18 +188,6 @@ function attendSelected(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, selection: tf.
 }
 
 /**
- * Runs `fn` off the gradient tape, so its result is a constant to `tf.grads` (TF.js has no
- * stopGradient). Ops inside a customGrad forward are not recorded, and the dummy input keeps the node
- * off every path from q, k, v: the int32 gather indices derived from the scores then never reach a
- * gradient (TF.js would otherwise fail on their int32 "gradient").
- */
-function offTape(fn: () => tf.Tensor): tf.Tensor {
-  const dummy = tf.scalar(0);
-  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({ value: fn(), gradFunc: () => tf.zerosLike(args[0] as tf.Tensor) }));
-  return op(dummy);
-}
-
-/**
  * Retrieval attention of `q: [b, h, c, d]` (the last c key positions) over `k, v: [b, h, seq, ·]`.
  * Returns output, selection and ranking scores (the caller disposes what it does not keep).
  * The output's gradient flows through the selected blocks; the selection itself is a constant.
@@ -219,7 +196,7 @@ export function retrieve(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, plan: Retriev
   const z = sizesOf(q, k, v, plan);
   return tf.tidy(() => {
     const { rank, scores } = rankBlocks(q, k, z, plan);
-    const selection = offTape(() => selectBlocks(rank, z)) as tf.Tensor4D;
+    const selection = withoutGradient(() => selectBlocks(rank, z)) as tf.Tensor4D;
     const output = attendSelected(q, k, v, selection, z, plan);
     return { output, selection, scores };
   });

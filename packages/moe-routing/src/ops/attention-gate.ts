@@ -2,10 +2,9 @@
 //   A = mean_h(attention of the layer feeding this MoE);  p~ = A·softmax(x W_g);
 //   indices = topk(p~);  combine = p~[indices] renormalised.  With A = I this is the plain top-k gate.
 import * as tf from "@tensorflow/tfjs";
-import { ShapeError, assertBoolean, assertFloat, assertInteger, assertKnownOptions, assertOneOf, assertTensor, batchMatMul, shapeString } from "@attnkit/core";
+import { ShapeError, assertBoolean, assertFloat, assertInteger, assertKnownOptions, assertOneOf, assertTensor, batchMatMul, shapeString, stopGradient } from "@attnkit/core";
 import { checkGateInputs, routerLogits, type GateBase } from "./gate-inputs";
 import { checkGraphOptions, graphGate, mixByMatrix, type GraphGateResult, type GraphOptions, type MixFn } from "./graph-gate";
-import { withoutGradient } from "./select";
 
 export type HeadReduce = "mean" | "single";
 
@@ -48,7 +47,7 @@ export function attentionAwareGate(x: tf.Tensor, wGate: tf.Tensor, attention: tf
   assertBoolean(NAME, "detachAttention", detach);
   const graph = checkGraphOptions(NAME, options);
   return tf.tidy(() => {
-    const a = detach ? withoutGradient((v) => v.clone(), attention) : attention;
+    const a = detach ? stopGradient(attention) : attention;
     return graphGate(routerLogits(x, wGate, options.bias), attentionMix(a, withHeads, headReduce, head), dims.topK, dims.renormalize, graph);
   });
 }

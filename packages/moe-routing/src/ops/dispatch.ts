@@ -5,7 +5,8 @@
 // a slot earlier tokens first (GShard / Switch). An expert takes at most `capacity` assignments; the
 // rest are dropped: they add nothing, and the caller's residual carries those tokens through.
 import * as tf from "@tensorflow/tfjs";
-import { oneHotMask, withoutGradient } from "./select";
+import { withoutGradient } from "@attnkit/core";
+import { oneHotMask } from "./select";
 
 export interface DispatchPlan {
   /** int32 `[experts, capacity]`: the token in each expert slot (0 in empty slots, whose weight is 0). */

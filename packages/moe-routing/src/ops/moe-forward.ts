@@ -1,23 +1,12 @@
 // Expert MLPs and their weighted combination: y_t = Σ_e combine[t,e]·(act(x_t W1_e + b1_e) W2_e + b2_e).
 import * as tf from "@tensorflow/tfjs";
-import {
-  ShapeError,
-  assertFloat,
-  assertInteger,
-  assertKnownOptions,
-  assertOneOf,
-  assertRank,
-  assertTensor,
-  batchMatMul,
-  prefersMatrixSlices,
-  shapeString,
-} from "@attnkit/core";
+import { ShapeError, assertFloat, assertInteger, assertKnownOptions, assertOneOf, assertRank, assertTensor, batchMatMul, prefersMatrixSlices, shapeString, withoutGradient } from "@attnkit/core";
 import { planDispatch } from "./dispatch";
 import { activate, expertMlp, type Activation, type ExpertList } from "./experts";
 
 export { activate, type Activation };
 import { fusedMoe } from "./fused-moe";
-import { oneHotMask, withoutGradient } from "./select";
+import { oneHotMask } from "./select";
 
 
 export interface ExpertWeights {

@@ -2,23 +2,10 @@
 // (possibly other) probabilities at the chosen experts. The decision itself is not differentiated;
 // gradients flow through the chosen probabilities only.
 import * as tf from "@tensorflow/tfjs";
-import { topKIndices } from "@attnkit/core";
+import { topKIndices, withoutGradient } from "@attnkit/core";
 
 // Below this a row's chosen mass counts as empty (a fully masked attention row): its combine is zero.
 const EMPTY_ROW = 1e-30;
-
-/**
- * `f(x)` with a zero gradient. TF.js has no gradient for TopK, and the tape refuses any path through
- * it, so every routing decision is computed behind this wall.
- */
-export function withoutGradient(f: (x: tf.Tensor) => tf.Tensor, x: tf.Tensor): tf.Tensor {
-  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const input = args[0] as tf.Tensor;
-    // TF.js wants float32 gradients even for int32 inputs (indices).
-    return { value: f(input), gradFunc: () => tf.zeros(input.shape, "float32") };
-  });
-  return op(x);
-}
 
 export interface Selection {
   combine: tf.Tensor;
