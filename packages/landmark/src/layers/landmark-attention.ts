@@ -2,7 +2,7 @@
 // sequence that already holds landmark tokens in the standard layout, output projection. For
 // generation, `callWithMemory` runs the same weights against a LandmarkMemory (top-k block retrieval).
 import * as tf from "@tensorflow/tfjs";
-import { OptionError, ShapeError, assertInteger, assertKnownOptions, assertNumber, assertOneOf, batchMatMul, registerLayer, shapeString } from "@attnkit/core";
+import { OptionError, ShapeError, assertInteger, assertKnownOptions, assertNumber, assertOneOf, batchMatMul, registerLayer, shapeString, checkLayerArgs } from "@attnkit/core";
 import { landmarkAttention } from "../ops/landmark-attention";
 import { SELECTIONS, type LandmarkSelection } from "../ops/retrieval";
 import { LandmarkMemory } from "./landmark-memory";
@@ -29,9 +29,7 @@ export interface LandmarkAttentionArgs {
 }
 
 const NAME = "LandmarkAttention";
-const KEYS = ["numHeads", "keyDim", "valueDim", "blockSize", "topK", "selection", "ropeBase", "name", "trainable", "inputShape", "batchInputShape", "dtype", "batchSize", "inputDType", "weights",
-  // tf.layers passes this through fromConfig.
-  "customObjects"];
+const KEYS = ["numHeads", "keyDim", "valueDim", "blockSize", "topK", "selection", "ropeBase"];
 
 type LayerVariable = ReturnType<tf.layers.Layer["addWeight"]>;
 
@@ -47,8 +45,7 @@ export class LandmarkAttention extends tf.layers.Layer {
   private w: Record<"q" | "k" | "v" | "o", LayerVariable> | null = null;
 
   constructor(args: LandmarkAttentionArgs) {
-    assertKnownOptions(NAME, args, KEYS);
-    if (!args || typeof args !== "object") throw new OptionError(`${NAME}: args must be an object with numHeads, keyDim and blockSize, got ${String(args)}`);
+    checkLayerArgs(NAME, args, KEYS);
     super(args);
     assertInteger(NAME, "numHeads", args.numHeads, { min: 1 });
     assertInteger(NAME, "keyDim", args.keyDim, { min: 1 });

@@ -1,7 +1,7 @@
 // Multi-head self-attention with a temperature: TempScale (fixed τ), a learned per-head τ, SSMax with a
 // learned per-head s, or log-n scaling. Input `[batch, seq, dModel]`, output `[batch, seq, outputDim]`.
 import * as tf from "@tensorflow/tfjs";
-import { OptionError, assertBoolean, assertInteger, assertNumber, assertOneOf, registerLayer, resolveScale } from "@attnkit/core";
+import { OptionError, assertBoolean, assertInteger, assertNumber, assertOneOf, registerLayer, resolveScale, checkLayerArgs } from "@attnkit/core";
 import { logNScaledAttention } from "../ops/logn-attention";
 import { ssmaxAttention } from "../ops/ssmax-attention";
 import { temperatureAttention } from "../ops/temperature-attention";
@@ -49,8 +49,6 @@ const PARAMS = ["softplus", "exp"] as const;
 const KEYS = [
   "numHeads", "keyDim", "valueDim", "outputDim", "causal", "temperatureMode", "temperature", "parametrization",
   "ssmaxS", "ssmaxB", "trainLength", "scale", "useBias",
-  // tf.layers.Layer's own arguments (they come back through getConfig / fromConfig).
-  "name", "trainable", "dtype", "inputShape", "batchInputShape", "batchSize", "inputDType", "weights", "customObjects",
 ];
 
 export class TempScaleAttention extends tf.layers.Layer {
@@ -73,10 +71,7 @@ export class TempScaleAttention extends tf.layers.Layer {
   private headParam: LayerVariable | null = null;
 
   constructor(args: TempScaleAttentionArgs) {
-    if (args === undefined || args === null || typeof args !== "object") throw new OptionError(`${NAME}: args must be an object with numHeads and keyDim`);
-    for (const key of Object.keys(args)) {
-      if (!KEYS.includes(key)) throw new OptionError(`${NAME}: unknown option '${key}'`);
-    }
+    checkLayerArgs(NAME, args, KEYS);
     super(args);
     assertInteger(NAME, "numHeads", args.numHeads, { min: 1 });
     assertInteger(NAME, "keyDim", args.keyDim, { min: 1 });
