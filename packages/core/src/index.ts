@@ -26,3 +26,4 @@ export { applyRotary, type ApplyRotaryOptions } from "./ops/rotary";
 export { rmsNorm, l2Normalize, type RmsNormOptions, type L2NormalizeOptions } from "./ops/norms";
 export { BASE_LAYER_ARGS, checkLayerArgs, lastDim, splitHeads, mergeHeads } from "./layers";
 export { withoutGradient, stopGradient } from "./ops/stop-gradient";
+export { splitLeading } from "./ops/split";

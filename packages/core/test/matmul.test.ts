@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { describe, expect, it } from "vitest";
 import { checkGradients, describeBackends, expectClose, expectNoLeaks, randomPair } from "@attnkit/testing";
-import { ShapeError, batchMatMul } from "../src/index";
+import { ShapeError, batchMatMul, splitLeading } from "../src/index";
 
 describeBackends("batchMatMul", () => {
   const cases: [boolean, boolean][] = [[false, false], [false, true], [true, false], [true, true]];
@@ -30,5 +30,17 @@ describe("batchMatMul bad input", () => {
     expect(() => batchMatMul(tf.zeros([2, 3, 4]), tf.zeros([2, 5, 6]))).toThrow(ShapeError);
     expect(() => batchMatMul(tf.zeros([2, 3, 4]), tf.zeros([3, 4, 6]))).toThrow(/batch/);
     expect(() => batchMatMul(tf.zeros([4]), tf.zeros([4, 4]))).toThrow(/a must have rank/);
+  });
+});
+
+describeBackends("splitLeading", () => {
+  it("splits along the leading axis like tf.unstack, and leaks nothing", async () => {
+    const x = randomPair([5, 3, 2], 9).tensor;
+    const parts = splitLeading(x);
+    const expected = tf.unstack(x);
+    expect(parts.map((p) => p.shape)).toEqual(expected.map((p) => p.shape));
+    for (const [i, p] of parts.entries()) await expectClose(p, expected[i]!, { atol: 0, rtol: 0 });
+    await expectNoLeaks(() => splitLeading(x));
+    tf.dispose([x, ...parts, ...expected]);
   });
 });

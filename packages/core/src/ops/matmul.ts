@@ -5,6 +5,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { ShapeError } from "../errors";
 import { assertRank, shapeString } from "../validate";
+import { splitLeading } from "./split";
 
 /** True when the current backend is faster with 2-D products and explicit transposes than with batched kernels. */
 export function prefersMatrixSlices(): boolean {
@@ -25,8 +26,8 @@ const slicedMatMul = (transposeA: boolean, transposeB: boolean) =>
     const a3 = a.reshape([n, a.shape[a.rank - 2]!, a.shape[a.rank - 1]!]);
     const bShared = b.rank === 2;
     const b3 = bShared ? null : b.reshape([n, b.shape[b.rank - 2]!, b.shape[b.rank - 1]!]);
-    const as = n === 1 ? [a3.reshape(a3.shape.slice(1)) as tf.Tensor2D] : (tf.unstack(a3) as tf.Tensor2D[]);
-    const bs = bShared ? null : n === 1 ? [b3!.reshape(b3!.shape.slice(1)) as tf.Tensor2D] : (tf.unstack(b3!) as tf.Tensor2D[]);
+    const as = splitLeading(a3) as tf.Tensor2D[];
+    const bs = bShared ? null : (splitLeading(b3!) as tf.Tensor2D[]);
     const outs = as.map((ai, i) => matMul2d(ai, bShared ? (b as tf.Tensor2D) : bs![i]!, transposeA, transposeB));
     const out = n === 1 ? outs[0]!.expandDims(0) : tf.stack(outs);
     const [m, p] = out.shape.slice(1) as [number, number];
