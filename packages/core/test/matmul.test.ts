@@ -17,6 +17,16 @@ describeBackends("batchMatMul", () => {
       await checkGradients((x, y) => batchMatMul(x!, y!, ta, tb), [a, shared]);
     });
   }
+  it("takes the 2-D path for large matrices (above the small-matrix threshold) with the same results and gradients", async () => {
+    // 2·130·64·130 FLOPs per matrix is above 2^21: on wasm this runs per-matrix 2-D products.
+    const a = randomPair([2, 130, 64], 21).tensor;
+    const b = randomPair([2, 130, 64], 22).tensor;
+    await expectClose(batchMatMul(a, b, false, true), tf.matMul(a, b, false, true), { atol: 1e-4, rtol: 1e-4 });
+    await expectClose(batchMatMul(a, b, true, false), tf.matMul(a, b, true, false), { atol: 1e-4, rtol: 1e-4 });
+    await checkGradients((x, y) => batchMatMul(x!, y!, false, true), [a, b], { maxElements: 8, atol: 5e-2, rtol: 5e-2 });
+    tf.dispose([a, b]);
+  });
+
   it("leaks nothing", async () => {
     const a = randomPair([3, 4, 5], 4).tensor;
     await expectNoLeaks(() => batchMatMul(a, a, false, true));

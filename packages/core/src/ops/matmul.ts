@@ -61,6 +61,18 @@ const slicedMatMul = (transposeA: boolean, transposeB: boolean) =>
 
 const slicedKernels = [slicedMatMul(false, false), slicedMatMul(false, true), slicedMatMul(true, false), slicedMatMul(true, true)];
 
+// Below this many FLOPs per matrix, per-call overhead outweighs the 2-D kernel's speed, and TF.js's
+// batched kernel wins (wasm: [64, 64, 64] products 1.6× faster batched; [256, 64, 256] 2–3× faster as 2-D).
+const SMALL_MATRIX_FLOPS = 1 << 21;
+
+function isSmallBatch(a: tf.Tensor, b: tf.Tensor, transposeA: boolean, transposeB: boolean): boolean {
+  if (a.rank === 2) return false;
+  const m = a.shape[a.rank - (transposeA ? 1 : 2)]!;
+  const k = a.shape[a.rank - (transposeA ? 2 : 1)]!;
+  const n = b.shape[b.rank - (transposeB ? 2 : 1)]!;
+  return 2 * m * k * n < SMALL_MATRIX_FLOPS;
+}
+
 /**
  * op(a)·op(b) over leading batch dimensions, on the fastest formulation for the current backend, with
  * gradients on the same path. `a: [..., m, k]`; `b: [..., k, n]` with the same batch dimensions, or a
@@ -85,7 +97,7 @@ export function batchMatMul(a: tf.Tensor, b: tf.Tensor, transposeA = false, tran
     const out = batchMatMul(rows, b, false, transposeB);
     return out.reshape([...batchA, a.shape[a.rank - 2]!, out.shape[1]!]);
   }
-  if (!prefersMatrixSlices()) {
+  if (!prefersMatrixSlices() || isSmallBatch(a, b, transposeA, transposeB)) {
     const bb = b.rank === 2 && a.rank > 2 ? tf.broadcastTo(b, [...batchA, ...b.shape]) : b;
     return tf.matMul(a, bb, transposeA, transposeB);
   }
