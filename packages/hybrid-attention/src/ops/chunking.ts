@@ -4,8 +4,7 @@
 // recurrent (token by token) and chunk (Lightning Attention-2: intra-chunk quadratic + inter-chunk state).
 // Callers run it inside their tf.tidy.
 import * as tf from "@tensorflow/tfjs";
-import { batchMatMul } from "@attnkit/core";
-import { chunkMatMul, splitLeading } from "./matmul";
+import { batchMatMul, splitLeading } from "@attnkit/core";
 import type { LinearMode } from "./state";
 
 export interface EngineOptions {
@@ -125,8 +124,8 @@ function chunked(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, { logDecay, chunkSize
   const dLocal = decayMatrix(logDecay, c).reshape([1, h1, 1, c, c]);
   const qDecay = logDecay ? decayPower(logDecay, range(1, c)).reshape([1, heads!, 1, c, 1]) : null;
   const kDecay = logDecay ? decayPower(logDecay, range(c - 1, c, -1)).reshape([1, heads!, 1, c, 1]) : null;
-  const intra = chunkMatMul(chunkMatMul(qc, kc, false, true).mul(dLocal), vc);
-  const writes = chunkMatMul(kDecay ? kc.mul(kDecay) : kc, vc, true, false); // [b, h, n, dk, dv]
+  const intra = batchMatMul(batchMatMul(qc, kc, false, true).mul(dLocal), vc);
+  const writes = batchMatMul(kDecay ? kc.mul(kDecay) : kc, vc, true, false); // [b, h, n, dk, dv]
   const start = s0 ?? tf.zeros([batch!, heads!, dk!, dv]);
   let starts: tf.Tensor; // state at the start of each chunk, [b, h, n, dk, dv]
   if (!logDecay) {
@@ -142,7 +141,7 @@ function chunked(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, { logDecay, chunkSize
     const all = decayScan(writes.reshape([bh, n, dk! * dv]), factor, start.reshape([bh, dk! * dv]));
     starts = all.slice([0, 0, 0], [-1, n, -1]).reshape([batch!, heads!, n, dk!, dv]);
   }
-  const inter = chunkMatMul(qDecay ? qc.mul(qDecay) : qc, starts);
+  const inter = batchMatMul(qDecay ? qc.mul(qDecay) : qc, starts);
   const o = intra.add(inter).reshape([batch!, heads!, n * c, dv]).slice([0, 0, 0, 0], [-1, -1, seq!, -1]);
   // Final state from the last chunk's real tokens only (the padding must not decay it).
   const m = seq! - (n - 1) * c;
@@ -152,9 +151,9 @@ function chunked(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, { logDecay, chunkSize
   let s: tf.Tensor;
   if (logDecay) {
     const kd = decayPower(logDecay, range(m - 1, m, -1)).reshape([1, heads!, m, 1]);
-    s = lastStart.mul(decayPower(logDecay, tf.scalar(m)).reshape([1, heads!, 1, 1])).add(chunkMatMul(kLast.mul(kd), vLast, true, false));
+    s = lastStart.mul(decayPower(logDecay, tf.scalar(m)).reshape([1, heads!, 1, 1])).add(batchMatMul(kLast.mul(kd), vLast, true, false));
   } else {
-    s = lastStart.add(chunkMatMul(kLast, vLast, true, false));
+    s = lastStart.add(batchMatMul(kLast, vLast, true, false));
   }
   return { o, s };
 }

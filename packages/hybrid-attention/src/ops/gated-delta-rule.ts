@@ -5,8 +5,7 @@
 // decay mask Γ, as the code does (the paper's final chunk formula writes the causal mask M: erratum,
 // NVlabs/GatedDeltaNet issue #15).
 import * as tf from "@tensorflow/tfjs";
-import { OptionError, ShapeError, assertBoolean, assertKnownOptions, assertNumber, assertRank, batchMatMul, checkAttentionInputs, resolveScale, shapeString } from "@attnkit/core";
-import { chunkMatMul, splitLeading } from "./matmul";
+import { OptionError, ShapeError, assertBoolean, assertKnownOptions, assertNumber, assertRank, batchMatMul, checkAttentionInputs, resolveScale, shapeString, splitLeading } from "@attnkit/core";
 import { checkChunkSize, checkMode, checkState, type LinearState, type OutputWithState } from "./state";
 
 export interface GatedDeltaRuleOptions {
@@ -137,7 +136,7 @@ const unitLowerInverse = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]
     value,
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const inv = saved[0]!;
-      return chunkMatMul(chunkMatMul(inv, dy, true, false), inv, false, true).neg().mul(lower(c, false));
+      return batchMatMul(batchMatMul(inv, dy, true, false), inv, false, true).neg().mul(lower(c, false));
     },
   };
 });
@@ -193,24 +192,24 @@ function chunked(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, g: tf.Tensor, beta: t
   const lowerIncl = lower(c, true);
   const diff = gamma.expandDims(4).sub(gamma.expandDims(3)); // γ_i − γ_j
   const decay = tf.exp(diff.mul(lowerIncl)).mul(lowerIncl); // Γ (masked before exp: no inf·0 in gradients)
-  const kk = chunkMatMul(kc, kc, false, true);
+  const kk = batchMatMul(kc, kc, false, true);
   const a = kk.mul(decay).mul(bc).mul(lower(c, false));
   const t = unitLowerInverse(a);
   const eg = tf.exp(gamma).expandDims(4);
-  const u = chunkMatMul(t, vc.mul(bc)); // [b, h, n, c, dv]
-  const w = chunkMatMul(t, kc.mul(bc).mul(eg)); // [b, h, n, c, dk]
+  const u = batchMatMul(t, vc.mul(bc)); // [b, h, n, c, dv]
+  const w = batchMatMul(t, kc.mul(bc).mul(eg)); // [b, h, n, c, dk]
   const gLast = gamma.slice([0, 0, 0, c - 1], [-1, -1, -1, 1]); // [b, h, n, 1]
   const kd = kc.mul(tf.exp(gLast.sub(gamma)).expandDims(4));
   // S_{c+1} = M_c S_c + B_c with M_c = e^{γ_last} I − K̃ᵀW, B_c = K̃ᵀU: all products batched over chunks,
   // only one small product per chunk stays sequential.
-  const m = tf.eye(dk!).mul(tf.exp(gLast).expandDims(4)).sub(chunkMatMul(kd, w, true, false));
-  const bias = chunkMatMul(kd, u, true, false);
+  const m = tf.eye(dk!).mul(tf.exp(gLast).expandDims(4)).sub(batchMatMul(kd, w, true, false));
+  const bias = batchMatMul(kd, u, true, false);
   const all = affineScan(m, bias, s0);
   const flat = all.reshape([b! * h!, n + 1, dk! * dv]); // 3-D slices (wasm slices 5-D element by element)
   const st = flat.slice([0, 0, 0], [-1, n, -1]).reshape([b!, h!, n, dk!, dv]);
   const s = flat.slice([0, n, 0], [-1, 1, -1]).reshape([b!, h!, dk!, dv]);
-  const vNew = u.sub(chunkMatMul(w, st));
-  const o = chunkMatMul(qc.mul(eg), st).add(chunkMatMul(chunkMatMul(qc, kc, false, true).mul(decay), vNew));
+  const vNew = u.sub(batchMatMul(w, st));
+  const o = batchMatMul(qc.mul(eg), st).add(batchMatMul(batchMatMul(qc, kc, false, true).mul(decay), vNew));
   return { output: o.reshape([b!, h!, n * c, dv]).slice([0, 0, 0, 0], [-1, -1, seq!, -1]), s };
 }
 
