@@ -82,8 +82,6 @@ export function blockRoutingAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, 
   const result = tf.tidy(() => {
     const indices = routeBlocks(q, k, blockSize, topK);
     const qs = q.mul(scale);
-    // Keys transposed once, not per chunk (wasm's 2-D products take no transposed operand fast).
-    const kt = k.transpose([0, 1, 3, 2]);
     const outs: tf.Tensor[] = [];
     for (let t0 = 0; t0 < seqQ; t0 += blockRows) {
       const t1 = Math.min(seqQ, t0 + blockRows);
@@ -115,7 +113,7 @@ export function blockRoutingAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, 
             const expand = tf.equal(blockIds.reshape([nb, 1]), keyBlock.reshape([1, k1])).cast("float32").mul(BIG); // [nb, k1]
             return batchMatMul(chosen, expand).reshape([batch, heads, r, k1]).add(localBias);
           });
-          const logits = batchMatMul(qs.slice([0, 0, t0, 0], [-1, -1, t1 - t0, -1]), k1 === seqK ? kt : kt.slice([0, 0, 0, 0], [-1, -1, -1, k1]));
+          const logits = batchMatMul(qs.slice([0, 0, t0, 0], [-1, -1, t1 - t0, -1]), k.slice([0, 0, 0, 0], [-1, -1, k1, -1]), false, true);
           const p = tf.softmax(logits.add(bias));
           return batchMatMul(p, v.slice([0, 0, 0, 0], [-1, -1, k1, -1]));
         }),
