@@ -233,8 +233,10 @@ function backward(
         const pad: [number, number][] = [[0, 0], [k0, plan.seqK - k1], [0, 0]];
         const grads: Record<string, tf.Tensor> = {
           dq: batchMatMul(dl, kb).mul(plan.scale),
-          dk: g.dk.add(batchMatMul(dl, qb, true, false).pad(pad)),
-          dv: g.dv.add(batchMatMul(p, dob, true, false).pad(pad)),
+          // dK = dLᵀ·q and dV = Pᵀ·dO, computed as (qᵀ·dL)ᵀ and (dOᵀ·P)ᵀ: the transposes then touch
+          // [dim, keys] matrices instead of the [rows, keys] score block.
+          dk: g.dk.add(batchMatMul(qb, dl, true, false).transpose([0, 2, 1]).pad(pad)),
+          dv: g.dv.add(batchMatMul(dob, p, true, false).transpose([0, 2, 1]).pad(pad)),
         };
         if (bias) {
           const db = reduceToBias(dl, plan, bias, g.group);
