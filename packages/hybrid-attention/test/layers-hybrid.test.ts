@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { expect, it } from "vitest";
-import { OptionError } from "@attnkit/core";
+import { OptionError, ShapeError } from "@attnkit/core";
 import { describeBackends, expectClose, expectNoLeaks, randomPair, runLayerTest } from "@attnkit/testing";
 import { StillHybridAttention, type StillCache } from "../src/layers/still-hybrid-attention";
 import { TokenHybridAttention, type TokenHybridCache } from "../src/layers/token-hybrid-attention";
@@ -53,6 +53,7 @@ describeBackends("hybrid layers", (backend) => {
     expect(() => new StillHybridAttention({ numHeads: 1, keyDim: 4, chunkSize: 4, topK: 5 })).toThrow(/StillHybridAttention: topK must be an integer in \[0, 4\]/);
     expect(() => new StillHybridAttention({ numHeads: 1, keyDim: 4, saliency: "kl" as never })).toThrow(OptionError);
     expect(() => new StillHybridAttention({ numHeads: 1, keyDim: 4, chunksize: 4 } as never)).toThrow(/unknown option 'chunksize'/);
+    expect(() => layer.apply(tf.zeros([1, 3, 4]))).toThrow(ShapeError);
     expect(() => layer.apply(tf.zeros([1, 3, 4]))).toThrow(/input must have shape \[batch, seq, 5\]/);
     x.dispose();
   });
@@ -104,6 +105,7 @@ describeBackends("hybrid layers", (backend) => {
     await expectNoLeaks(() => layer.callWithCache(x));
     expect(() => new TokenHybridAttention({ numHeads: 1, keyDim: 4, blockSize: 0 })).toThrow(/TokenHybridAttention: blockSize must be an integer ≥ 1/);
     expect(() => new TokenHybridAttention({ numHeads: 1, keyDim: 4, route: 1 } as never)).toThrow(/unknown option 'route'/);
+    expect(() => layer.apply(tf.zeros([1, 3, 4]))).toThrow(ShapeError);
     expect(() => layer.apply(tf.zeros([1, 3, 4]))).toThrow(/input must have shape \[batch, seq, 5\]/);
     x.dispose();
   });

@@ -3,9 +3,9 @@
 // L2-normalised q and k, then o_proj(RMSNorm_head(o) ⊙ silu(W_g x)) (FusedRMSNormGated, eps 1e-5).
 // Not included: the causal short convolution (size 4) of the official layers, and allow_neg_eigval.
 import * as tf from "@tensorflow/tfjs";
-import { assertInteger, assertNumber, assertOneOf, registerLayer, rmsNorm } from "@attnkit/core";
+import { assertInteger, assertNumber, assertOneOf, registerLayer, rmsNorm, checkLayerArgs, lastDim } from "@attnkit/core";
 import { gatedDeltaGates, gatedDeltaRule } from "../ops/gated-delta-rule";
-import { checkLayerArgs, checkLayerInput, modelDim, projectHeads, type LayerArgs, type LayerVariable, type OutputWithCache, type RecurrentCache } from "../ops/projection";
+import { checkLayerInput, projectHeads, type LayerArgs, type LayerVariable, type OutputWithCache, type RecurrentCache } from "../ops/projection";
 
 export interface GatedDeltaNetArgs extends LayerArgs {
   numHeads: number;
@@ -71,7 +71,7 @@ export class GatedDeltaNet extends tf.layers.Layer {
   }
 
   override build(inputShape: tf.Shape | tf.Shape[]): void {
-    this.dModel = modelDim(NAME, inputShape);
+    this.dModel = lastDim(NAME, inputShape);
     const h = this.numHeads;
     const d = this.dModel;
     const glorot = () => tf.initializers.glorotUniform({});

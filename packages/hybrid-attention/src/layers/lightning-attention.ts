@@ -4,9 +4,9 @@
 // no denominator. SRMSNorm runs over all heads concatenated, as in the HF code. Optional LRPE on q and k
 // (the paper uses it in the first layer only); its θ is kept at HF's initial value here, not learned.
 import * as tf from "@tensorflow/tfjs";
-import { OptionError, assertBoolean, assertInteger, assertNumber, assertOneOf, registerLayer } from "@attnkit/core";
+import { OptionError, assertBoolean, assertInteger, assertNumber, assertOneOf, registerLayer, checkLayerArgs, lastDim } from "@attnkit/core";
 import { decayLinearAttention } from "../ops/decay-linear-attention";
-import { checkLayerArgs, checkLayerInput, mergeHeads, modelDim, projectHeads, type LayerArgs, type LayerVariable, type OutputWithCache, type RecurrentCache } from "../ops/projection";
+import { checkLayerInput, mergeHeads, projectHeads, type LayerArgs, type LayerVariable, type OutputWithCache, type RecurrentCache } from "../ops/projection";
 import type { LinearMode } from "../ops/state";
 import { lrpe, srmsNorm, transnormerDecay } from "../ops/transnormer";
 
@@ -85,7 +85,7 @@ export class LightningAttention extends tf.layers.Layer {
   }
 
   override build(inputShape: tf.Shape | tf.Shape[]): void {
-    this.dModel = modelDim(NAME, inputShape);
+    this.dModel = lastDim(NAME, inputShape);
     const h = this.numHeads;
     const sizes: [string, number, number][] = [
       ["query", this.dModel, h * this.keyDim],

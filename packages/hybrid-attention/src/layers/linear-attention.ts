@@ -2,9 +2,9 @@
 // MLP): q, k, v projections → linearAttention → output projection. Input [batch, seq, dModel].
 // `callWithCache` carries the recurrent state for generation and equals the full forward pass.
 import * as tf from "@tensorflow/tfjs";
-import { assertBoolean, assertInteger, assertOneOf, registerLayer } from "@attnkit/core";
+import { assertBoolean, assertInteger, assertOneOf, registerLayer, checkLayerArgs, lastDim } from "@attnkit/core";
 import { linearAttention, type FeatureMap } from "../ops/linear-attention";
-import { checkLayerArgs, checkLayerInput, mergeHeads, modelDim, projectHeads, type LayerArgs, type LayerVariable, type OutputWithCache, type RecurrentCache } from "../ops/projection";
+import { checkLayerInput, mergeHeads, projectHeads, type LayerArgs, type LayerVariable, type OutputWithCache, type RecurrentCache } from "../ops/projection";
 import type { LinearMode, OutputWithState } from "../ops/state";
 
 export interface LinearAttentionArgs extends LayerArgs {
@@ -62,7 +62,7 @@ export class LinearAttention extends tf.layers.Layer {
   }
 
   override build(inputShape: tf.Shape | tf.Shape[]): void {
-    this.dModel = modelDim(NAME, inputShape);
+    this.dModel = lastDim(NAME, inputShape);
     const h = this.numHeads;
     const sizes: [string, number, number][] = [
       ["query", this.dModel, h * this.keyDim],

@@ -4,9 +4,9 @@
 // numerator; stillAttention; output projection. RoPE is left to the caller (the official layer applies
 // it to q and k before everything else).
 import * as tf from "@tensorflow/tfjs";
-import { assertBoolean, assertInteger, assertOneOf, registerLayer } from "@attnkit/core";
+import { assertBoolean, assertInteger, assertOneOf, registerLayer, checkLayerArgs, lastDim } from "@attnkit/core";
 import { npMap } from "../ops/np-map";
-import { checkLayerArgs, checkLayerInput, mergeHeads, modelDim, projectHeads, type LayerArgs, type LayerVariable } from "../ops/projection";
+import { checkLayerInput, mergeHeads, projectHeads, type LayerArgs, type LayerVariable } from "../ops/projection";
 import { saliencyOf, selectDetached, stillCore, type SaliencyVariant } from "../ops/still";
 
 export interface StillHybridAttentionArgs extends LayerArgs {
@@ -79,7 +79,7 @@ export class StillHybridAttention extends tf.layers.Layer {
   }
 
   override build(inputShape: tf.Shape | tf.Shape[]): void {
-    this.dModel = modelDim(NAME, inputShape);
+    this.dModel = lastDim(NAME, inputShape);
     const { numHeads: h, keyDim: dk, valueDim: dv, featureDim: f } = this;
     const d = this.dModel;
     const glorot = () => tf.initializers.glorotUniform({});

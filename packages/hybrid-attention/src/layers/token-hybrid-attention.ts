@@ -6,9 +6,9 @@
 // Simplifications (as the fixtures): both branches share the q, k, v heads; the branch weights come from
 // x rather than from q; no short convolution; no forced "both ops" last block (it never changes an output).
 import * as tf from "@tensorflow/tfjs";
-import { assertBoolean, assertInteger, assertNumber, registerLayer } from "@attnkit/core";
+import { assertBoolean, assertInteger, assertNumber, registerLayer, checkLayerArgs, lastDim } from "@attnkit/core";
 import { gatedDeltaGates } from "../ops/gated-delta-rule";
-import { checkLayerArgs, checkLayerInput, mergeHeads, modelDim, projectHeads, type LayerArgs, type LayerVariable } from "../ops/projection";
+import { checkLayerInput, mergeHeads, projectHeads, type LayerArgs, type LayerVariable } from "../ops/projection";
 import { combineBranches, gdnStep, hybridSoftmax, natslRoute, routePerToken, straightThrough, tokenHybridAttention } from "../ops/token-hybrid";
 
 export interface TokenHybridAttentionArgs extends LayerArgs {
@@ -78,7 +78,7 @@ export class TokenHybridAttention extends tf.layers.Layer {
   }
 
   override build(inputShape: tf.Shape | tf.Shape[]): void {
-    this.dModel = modelDim(NAME, inputShape);
+    this.dModel = lastDim(NAME, inputShape);
     const { numHeads: h, keyDim: dk, valueDim: dv } = this;
     const d = this.dModel;
     const glorot = () => tf.initializers.glorotUniform({});

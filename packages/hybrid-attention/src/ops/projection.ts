@@ -1,28 +1,10 @@
-// Small helpers shared by the layers: argument checks, projections and head reshapes.
+// Small helpers shared by the layers: projections, head reshapes and caches (argument checks: core).
 import * as tf from "@tensorflow/tfjs";
-import { OptionError } from "@attnkit/core";
+import { ShapeError } from "@attnkit/core";
 import type { LinearState } from "./state";
 
 export type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
 export type LayerVariable = ReturnType<tf.layers.Layer["addWeight"]>;
-
-/** tf.layers.Layer's own arguments (they come back through getConfig / fromConfig). */
-export const BASE_LAYER_KEYS = ["name", "trainable", "dtype", "inputShape", "batchInputShape", "batchSize", "inputDType", "weights", "customObjects"];
-
-export function checkLayerArgs(name: string, args: unknown, keys: readonly string[]): void {
-  if (args === undefined || args === null || typeof args !== "object") throw new OptionError(`${name}: args must be an object with numHeads and keyDim`);
-  for (const key of Object.keys(args)) {
-    if (!keys.includes(key) && !BASE_LAYER_KEYS.includes(key)) throw new OptionError(`${name}: unknown option '${key}'; known options are ${keys.map((k) => `'${k}'`).join(", ")}`);
-  }
-}
-
-/** The last input dimension, which must be known when a layer is built. */
-export function modelDim(name: string, inputShape: tf.Shape | tf.Shape[]): number {
-  const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
-  const d = shape[shape.length - 1];
-  if (typeof d !== "number") throw new OptionError(`${name}: the last input dimension must be known, got ${String(d)}`);
-  return d;
-}
 
 /** [b·t, d] · kernel → [b, h, t, size] (heads split off the last axis). */
 export function projectHeads(flat: tf.Tensor, kernel: LayerVariable, batch: number, seq: number, heads: number, size: number): tf.Tensor {
@@ -49,5 +31,5 @@ export interface OutputWithCache {
 }
 
 export function checkLayerInput(name: string, x: tf.Tensor, dModel: number): void {
-  if (x.rank !== 3 || x.shape[2] !== dModel) throw new OptionError(`${name}: input must have shape [batch, seq, ${dModel}], got [${x.shape.join(", ")}]`);
+  if (x.rank !== 3 || x.shape[2] !== dModel) throw new ShapeError(`${name}: input must have shape [batch, seq, ${dModel}], got [${x.shape.join(", ")}]`);
 }
