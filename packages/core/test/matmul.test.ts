@@ -18,7 +18,7 @@ describeBackends("batchMatMul", () => {
     });
   }
   it("takes the 2-D path for large matrices (above the small-matrix threshold) with the same results and gradients", async () => {
-    // 2·130·64·130 FLOPs per matrix is above 2^21: on wasm this runs per-matrix 2-D products.
+    // 2·130·64·130 FLOPs per matrix is above the small-matrix threshold: on wasm, per-matrix 2-D products.
     const a = randomPair([2, 130, 64], 21).tensor;
     const b = randomPair([2, 130, 64], 22).tensor;
     await expectClose(batchMatMul(a, b, false, true), tf.matMul(a, b, false, true), { atol: 1e-4, rtol: 1e-4 });

@@ -62,8 +62,9 @@ const slicedMatMul = (transposeA: boolean, transposeB: boolean) =>
 const slicedKernels = [slicedMatMul(false, false), slicedMatMul(false, true), slicedMatMul(true, false), slicedMatMul(true, true)];
 
 // Below this many FLOPs per matrix, per-call overhead outweighs the 2-D kernel's speed, and TF.js's
-// batched kernel wins (wasm: [64, 64, 64] products 1.6× faster batched; [256, 64, 256] 2–3× faster as 2-D).
-const SMALL_MATRIX_FLOPS = 1 << 21;
+// batched kernel wins. Measured on wasm: 256 products of 64×64·64×64 (0.5 MFLOP each) 1.9× faster as
+// 2-D, 32×64·64×32 (0.13 MFLOP) a tie, 16×64·64×16 2× faster batched.
+const SMALL_MATRIX_FLOPS = 1 << 17;
 
 function isSmallBatch(a: tf.Tensor, b: tf.Tensor, transposeA: boolean, transposeB: boolean): boolean {
   if (a.rank === 2) return false;

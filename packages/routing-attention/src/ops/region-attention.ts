@@ -41,16 +41,6 @@ export function regionAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, indice
   const kg = gatherRows(k.reshape([b * h * n, regionSize * d]) as tf.Tensor2D, rows).reshape([b * h * n, topK * regionSize, d]) as tf.Tensor3D;
   const vg = gatherRows(v.reshape([b * h * n, regionSize * dv]) as tf.Tensor2D, rows).reshape([b * h * n, topK * regionSize, dv]) as tf.Tensor3D;
   const qr = q.mul(scale).reshape([b * h * n, regionSize, d]) as tf.Tensor3D;
-  const p = tf.softmax(manyMatMul(qr, kg, true)) as tf.Tensor3D;
-  return manyMatMul(p, vg, false).reshape([b, h, s, dv]);
-}
-
-/**
- * Products of many small matrices. core's batchMatMul splits the batch into 2-D products on wasm, which
- * is fast for a few large products, but with hundreds of regions the per-slice overhead dominates
- * (measured: 196 products of 64×64·64×256 took 28 s sliced, 1 s as one batched kernel).
- */
-function manyMatMul(a: tf.Tensor3D, b: tf.Tensor3D, transposeB: boolean): tf.Tensor3D {
-  if (a.shape[0] <= 16) return batchMatMul(a, b, false, transposeB) as tf.Tensor3D;
-  return tf.matMul(a, transposeB ? b.transpose([0, 2, 1]) : b);
+  const p = tf.softmax(batchMatMul(qr, kg, false, true)) as tf.Tensor3D;
+  return batchMatMul(p, vg).reshape([b, h, s, dv]);
 }
