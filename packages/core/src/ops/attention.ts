@@ -86,11 +86,11 @@ function blockOf(t: tf.Tensor4D, plan: Plan, group: Group, t0: number, t1: numbe
   return tf.broadcastTo(s, [plan.batch, plan.heads, ql, kl]).reshape([plan.batch * plan.heads, ql, kl]);
 }
 
-/** `[G, s, d]` view of a `[b, h, s, d]` tensor for a group (a gathered row: wasm slices read the whole input). */
+/** `[G, s, d]` view of a `[b, h, s, d]` tensor for a group (a gatherND row: wasm slices read the whole input). */
 function groupOf(x: tf.Tensor, group: Group): tf.Tensor3D {
   const [b, h, s, d] = x.shape as [number, number, number, number];
   if (!group) return x.reshape([b * h, s, d]);
-  return tf.gather(x.reshape([b * h, s * d]), [group.b * h + group.h]).reshape([1, s, d]);
+  return tf.gatherND(x.reshape([b * h, s * d]), [[group.b * h + group.h]]).reshape([1, s, d]);
 }
 
 /** One query block [t0, t1) and its visible key range [k0, k1), with its causal/window bias if any. */
