@@ -6,7 +6,7 @@
 // Simplifications (as the fixtures): both branches share the q, k, v heads; the branch weights come from
 // x rather than from q; no short convolution; no forced "both ops" last block (it never changes an output).
 import * as tf from "@tensorflow/tfjs";
-import { assertBoolean, assertInteger, assertNumber, registerLayer, checkLayerArgs, lastDim } from "@attnkit/core";
+import { assertBoolean, assertInteger, assertNumber, registerLayer, checkLayerArgs, lastDim, l2Normalize } from "@attnkit/core";
 import { gatedDeltaGates } from "../ops/gated-delta-rule";
 import { checkLayerInput, mergeHeads, projectHeads, type LayerArgs, type LayerVariable } from "../ops/projection";
 import { combineBranches, gdnStep, hybridSoftmax, natslRoute, routePerToken, straightThrough, tokenHybridAttention } from "../ops/token-hybrid";
@@ -181,7 +181,7 @@ export class TokenHybridAttention extends tf.layers.Layer {
       const scale = this.keyDim ** -0.5;
       const attention = hybridSoftmax(p.q, k, v, routePerToken(allRoutes, bs, past + seq), bs, scale, past);
       // GDN branch token by token from the carried states.
-      const l2 = (y: tf.Tensor) => y.mul(tf.rsqrt(y.square().sum(-1, true).add(1e-6)));
+      const l2 = (y: tf.Tensor) => l2Normalize(y, { eps: 1e-6 });
       const qn = l2(p.q).mul(scale);
       const kn = l2(p.k);
       let sStart = cache?.sStart ?? tf.zeros([batch, h, this.keyDim, this.valueDim]);

@@ -5,7 +5,7 @@
 // decay mask Γ, as the code does (the paper's final chunk formula writes the causal mask M: erratum,
 // NVlabs/GatedDeltaNet issue #15).
 import * as tf from "@tensorflow/tfjs";
-import { OptionError, ShapeError, assertBoolean, assertKnownOptions, assertNumber, assertRank, batchMatMul, checkAttentionInputs, resolveScale, shapeString, splitLeading } from "@attnkit/core";
+import { OptionError, ShapeError, assertBoolean, assertKnownOptions, assertNumber, assertRank, batchMatMul, checkAttentionInputs, resolveScale, shapeString, splitLeading, l2Normalize } from "@attnkit/core";
 import { checkChunkSize, checkMode, checkState, type LinearState, type OutputWithState } from "./state";
 
 export interface GatedDeltaRuleOptions {
@@ -48,7 +48,7 @@ function checkGate(fn: string, name: string, x: unknown, want: number[]): tf.Ten
   return x;
 }
 
-const l2 = (x: tf.Tensor, eps: number) => x.mul(tf.rsqrt(x.square().sum(-1, true).add(eps)));
+const l2 = (x: tf.Tensor, eps: number) => l2Normalize(x, { eps });
 
 export function gatedDeltaRule(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, options: GatedDeltaRuleOptions & { returnState?: false }): tf.Tensor;
 export function gatedDeltaRule(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, options: GatedDeltaRuleOptions & { returnState: true }): OutputWithState;

@@ -3,22 +3,7 @@
 // queries) or to Gated DeltaNet (its tokens are written to the recurrent state). Queries always see their
 // own block through both branches. Math: research/hybrid.md §5 (official code; the paper was not read).
 import * as tf from "@tensorflow/tfjs";
-import {
-  OptionError,
-  ShapeError,
-  assertBoolean,
-  assertBroadcastable,
-  assertInteger,
-  assertKnownOptions,
-  assertNumber,
-  assertRank,
-  assertTensor,
-  batchMatMul,
-  checkAttentionInputs,
-  resolveScale,
-  shapeString,
-  withoutGradient,
-} from "@attnkit/core";
+import { OptionError, ShapeError, assertBoolean, assertBroadcastable, assertInteger, assertKnownOptions, assertNumber, assertRank, assertTensor, batchMatMul, checkAttentionInputs, resolveScale, shapeString, withoutGradient, l2Normalize, rmsNorm } from "@attnkit/core";
 
 export interface TokenHybridAttentionOptions {
   /** GDN decay α `[b, h, seq]` in [0, 1]. */
@@ -105,7 +90,7 @@ export function hybridSoftmax(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, keyRoute
   return batchMatMul(p, v).div(p.sum(-1, true));
 }
 
-const rms = (x: tf.Tensor, eps: number) => x.mul(tf.rsqrt(x.square().mean(-1, true).add(eps)));
+const rms = (x: tf.Tensor, eps: number) => rmsNorm(x, { eps });
 
 /** y = wLin·RMSNorm(linear) + wAttn·RMSNorm(attention), then ⊙ silu(gate); weights default to 0.5. */
 export function combineBranches(attention: tf.Tensor, linear: tf.Tensor, wAttn: number | tf.Tensor | undefined, wLin: number | tf.Tensor | undefined, gate: tf.Tensor | undefined, normEps: number): tf.Tensor4D {
@@ -161,7 +146,7 @@ export function tokenHybridAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, o
   return tf.tidy(() => {
     const r = route.cast("float32");
     const attention = hybridSoftmax(q, k, v, routePerToken(r, bs, T), bs, scale) as tf.Tensor4D;
-    const l2 = (x: tf.Tensor) => (qkL2Norm ? x.mul(tf.rsqrt(x.square().sum(-1, true).add(l2Eps))) : x);
+    const l2 = (x: tf.Tensor) => (qkL2Norm ? l2Normalize(x, { eps: l2Eps }) : x);
     const linear = gdnBranch(l2(q).mul(scale), l2(k), v, options.alpha, options.beta, r, bs, decay, tf.zeros([batch, heads, dim, dimV])).output as tf.Tensor4D;
     const output = combineBranches(attention, linear, options.wAttn, options.wLin, gate, normEps);
     if (!returnBranches) return output as tf.Tensor4D;

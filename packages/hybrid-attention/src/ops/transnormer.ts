@@ -1,7 +1,7 @@
 // Helpers of TransNormerLLM's token mixer (HF modeling_transnormer.py, OpenNLPLab lightning-attention):
 // SRMSNorm, LRPE, ALiBi slopes and the per-head decay λ, whose three sources disagree (research §3).
 import * as tf from "@tensorflow/tfjs";
-import { OptionError, ShapeError, assertInteger, assertKnownOptions, assertNumber, assertOneOf, assertRank, shapeString } from "@attnkit/core";
+import { OptionError, ShapeError, assertInteger, assertKnownOptions, assertNumber, assertOneOf, assertRank, shapeString, rmsNorm } from "@attnkit/core";
 
 /** SRMSNorm: x·rsqrt(mean(x²) + eps) over the last axis, no weight (TNL's simple RMSNorm). */
 export function srmsNorm(x: tf.Tensor, options: { eps?: number } = {}): tf.Tensor {
@@ -10,7 +10,7 @@ export function srmsNorm(x: tf.Tensor, options: { eps?: number } = {}): tf.Tenso
   assertRank(fn, "x", x, [1, 2, 3, 4, 5, 6]);
   const eps = options.eps ?? 1e-6;
   assertNumber(fn, "eps", eps, { min: 0, minExclusive: true });
-  return tf.tidy(() => x.mul(tf.rsqrt(x.square().mean(-1, true).add(eps))));
+  return rmsNorm(x, { eps }); // SRMSNorm is RMSNorm without a gain
 }
 
 export interface LrpeOptions {
