@@ -3,7 +3,7 @@ import SummaryReporter from "./tooling/testing/src/reporter";
 
 export default defineConfig({
   test: {
-    projects: ["packages/*"],
+    projects: ["packages/*", "apps/*"],
     reporters: ["default", new SummaryReporter()],
   },
 });

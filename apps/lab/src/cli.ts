@@ -1,0 +1,1 @@
+console.log("attnkit-lab: not built yet");
