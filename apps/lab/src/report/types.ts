@@ -43,4 +43,8 @@ export interface ReportInput {
   notes?: string[];
   /** Environment line(s): backend, adapter, versions, wall time. */
   environment?: Record<string, string>;
+  /** The eval metric headlined in tables and plotted against length; default accuracy, else loss. */
+  mainMetric?: string;
+  /** Trainable parameter count per run name (the engine knows it from the built model). */
+  parameters?: Record<string, number>;
 }
