@@ -225,6 +225,15 @@ describe("renderReport edge inputs", () => {
     expect(empty.html).toContain("<figcaption>No points</figcaption>\n<p class=\"note\">No data.</p>");
   });
 
+  it("labels a claim that does not hold and one left open", async () => {
+    const render = (holds: boolean | null) => renderReport({ title: "C", runs: [], claim: { claim: "c", holds, detail: "d" } });
+    const fails = await render(false);
+    expect(fails.html).toContain(`<div class="claim fails">`);
+    expect(fails.html).toContain(`<span class="verdict">does not hold</span>`);
+    expect(fails.markdown).toContain("**Verdict: does not hold.** d");
+    expect((await render(null)).markdown).toContain("**Verdict: inconclusive.** d");
+  });
+
   it("with one length only: no length chart, metrics as columns", async () => {
     const one = run("one", trainRows(1, 5), evalRows("one", 5, [64], 0.5));
     const noEvals = run("no-evals", trainRows(1, 5), []);
@@ -251,6 +260,8 @@ describe("renderReport edge inputs", () => {
     await expect(bad({ charts: [{ ...recipeChart, value: undefined as unknown as string, color: undefined as unknown as string }] })).rejects.toThrow(/heatmap needs a value/);
     await expect(bad({ tables: [{ title: "T", columns: ["a", "b"], rows: [[1]] }] })).rejects.toThrow(/tables\[0\] \("T"\): row 0 has 1 cells for 2 columns/);
     await expect(bad({ runs: [softmax, softmax] })).rejects.toThrow(/runs\[1\] repeats the name "softmax"/);
+    const noBackend = { ...linear, config: { ...linear.config, backend: undefined as unknown as RunRecord["config"]["backend"] } };
+    await expect(bad({ runs: [softmax, noBackend] })).rejects.toThrow(/runs\[1\] \("linear"\) needs a config with task.name and backend.name/);
     await expect(bad({ title: "" })).rejects.toThrow(/title/);
   });
 

@@ -20,7 +20,9 @@ function checkRuns(runs: unknown): asserts runs is RunRecord[] {
   runs.forEach((run: Partial<RunRecord> | null, i) => {
     if (run === null || typeof run !== "object" || !isText(run.name)) fail(`runs[${i}] needs a non-empty name`);
     if (!Array.isArray(run.train) || !Array.isArray(run.evals)) fail(`runs[${i}] ("${run.name}") needs train and evals arrays`);
-    if (typeof run.config?.task?.name !== "string") fail(`runs[${i}] ("${run.name}") needs config.task.name`);
+    if (typeof run.config?.task?.name !== "string" || typeof run.config.backend?.name !== "string") {
+      fail(`runs[${i}] ("${run.name}") needs a config with task.name and backend.name`);
+    }
     const earlier = seen.get(run.name);
     if (earlier !== undefined) fail(`runs[${i}] repeats the name "${run.name}" of runs[${earlier}]; charts colour by name`);
     seen.set(run.name, i);
