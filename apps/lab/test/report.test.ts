@@ -246,6 +246,16 @@ describe("renderReport edge inputs", () => {
     expect(html).not.toContain("<caption>Evaluation</caption>");
   });
 
+  it("keeps runs evaluated at different single lengths in separate columns", async () => {
+    const short = run("short", trainRows(1, 5), evalRows("short", 5, [64], 0.5));
+    const long = run("long", trainRows(1, 5), evalRows("long", 5, [256], 0.25));
+    const { html } = await renderReport({ title: "Apart", runs: [short, long] });
+    const results = htmlTable(html, "Results");
+    expect(results.columns.slice(-2)).toEqual(["accuracy @ 64", "accuracy @ 256"]);
+    expect(results.rows.map((row) => row.slice(-2))).toEqual([[short.evals[0]?.metrics.accuracy, "–"], ["–", long.evals[0]?.metrics.accuracy]]);
+    expect(htmlTable(html, "Evaluation").rows).toHaveLength(2);
+  });
+
   it("headlines the metric asked for and rejects one no run reports", async () => {
     const { html } = await renderReport({ ...input, charts: [], mainMetric: "loss" });
     expect(chartData(html).map((c) => c.title).slice(1, 3)).toEqual(["loss vs length", "loss during training (length 64)"]);

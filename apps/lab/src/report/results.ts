@@ -19,9 +19,9 @@ function trainingCells(train: readonly TrainRow[]): { progress: Cell[]; loss: Ce
   return { progress: [last.step, last.elapsedMs / 1000, median(train.map((row) => row.tokensPerSec))], loss: last.loss };
 }
 
-/** Whether any run has more than one final evaluation (several lengths or variants). */
-export function hasSeveralEvalGroups(runs: readonly RunRecord[]): boolean {
-  return runs.some((run) => finalEvals(run).length > 1);
+/** Whether the runs' final evaluations span several lengths or variants (within a run or across runs). */
+function hasSeveralEvalGroups(runs: readonly RunRecord[]): boolean {
+  return new Set(runs.flatMap((run) => finalEvals(run).map((row) => groupLabel(row)))).size > 1;
 }
 
 export function resultsTable(runs: readonly RunRecord[], main: string | null, parameters: Record<string, number> = {}): ReportTable {
@@ -55,7 +55,7 @@ export function resultsTable(runs: readonly RunRecord[], main: string | null, pa
   return { title: "Results", columns: [...columns, ...evalColumns], rows, note: notes.join(" ") };
 }
 
-/** Every final metric per (run, length, variant); null when each run has at most one final evaluation. */
+/** Every final metric per (run, length, variant); null when all final evaluations share one length and variant. */
 export function evaluationTable(runs: readonly RunRecord[], main: string | null): ReportTable | null {
   if (!hasSeveralEvalGroups(runs)) return null;
   const finals = runs.map(finalEvals);

@@ -3,6 +3,7 @@
 import { OptionError } from "@attnkit/core";
 import type { RunRecord } from "../run-files";
 import type { ChartSpec, ReportInput, ReportTable } from "./types";
+import { heatmapValueField } from "./vega-lite";
 
 const CHART_KINDS: readonly string[] = ["line", "bar", "heatmap", "point"] satisfies ChartSpec["kind"][];
 
@@ -45,7 +46,7 @@ function checkChart(chart: ChartSpec, i: number): void {
   if (!CHART_KINDS.includes(chart.kind)) fail(`${where}: kind "${String(chart.kind)}" is not one of ${CHART_KINDS.join(", ")}`);
   if (!Array.isArray(chart.data)) fail(`${where}: data must be an array of rows`);
   if (!isText(chart.x) || !isText(chart.y)) fail(`${where} needs x and y field names`);
-  const value = chart.kind === "heatmap" ? (chart.value ?? chart.color) : chart.color;
+  const value = chart.kind === "heatmap" ? heatmapValueField(chart) : chart.color;
   if (chart.kind === "heatmap" && value === undefined) fail(`${where}: a heatmap needs a value (or color) field`);
   for (const axis of ["x", "y"] as const) {
     const type = chart[`${axis}Type`];

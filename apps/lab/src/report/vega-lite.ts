@@ -62,8 +62,8 @@ function positionChannel(chart: ChartSpec, axis: "x" | "y") {
     field: fieldRef(field),
     type,
     title: chart[`${axis}Title`] ?? field,
-    // Bars and categories keep the order the data gives them.
-    ...(type === "quantitative" ? {} : { sort: null }),
+    // Named categories (runs, variants) keep the order the data gives them; numbered ones sort.
+    ...(type === "nominal" ? { sort: null } : {}),
     ...(log ? logAxis(chart.data, field) : chart.kind === "line" || chart.kind === "point" ? { scale: { zero: false } } : {}),
   };
 }
@@ -87,8 +87,8 @@ export function toVegaLite(chart: ChartSpec): TopLevelSpec {
     // Side-by-side bars per colour rather than a stack: the values are separate results, not parts.
     if (chart.kind === "bar") encoding.xOffset = { field: fieldRef(chart.color), type: "nominal", sort: null };
   }
+  // No title: the page's caption carries it.
   return {
-    // The page's caption carries the title.
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     ...size,
     background: "white",
