@@ -34,19 +34,28 @@ const fwdBwd = (f: Op, x: ReturnType<typeof inputs>) => () => tf.grads((q, k, v)
 const short = inputs(2048);
 const mid = inputs(8192);
 const long = inputs(16384);
-const reps = { warmup: 1, reps: 1 };
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const tDense = await measure(() => tf.grads((q, k, v) => scaledDotProductAttention(q!, k!, v!, { causal: true }).mul(mid.r).sum())([mid.q, mid.k, mid.v]), { warmup: 0, reps: 1 });
 report.add("dense causal fwd+bwd seq 8192", tDense, "ms");
 console.log(`dense fwd+bwd 8192: ${tDense.toFixed(0)} ms`);
+// The CPU is shared, so load drifts during a run: after one warm-up per size, the sizes are measured
+// side by side in rounds, and the growth ratio is the median of the per-round ratios (a burst of load
+// then spoils one round, not the result).
+const rounds = 3;
 for (const [name, f] of ops) {
-  const t2k = await measure(fwdBwd(f, short), { warmup: 1, reps: 3 });
-  const t8k = await measure(fwdBwd(f, mid), reps);
-  const t16k = await measure(fwdBwd(f, long), { warmup: 1, reps: 1 });
+  for (const x of [short, mid, long]) await measure(fwdBwd(f, x), { warmup: 0, reps: 1 });
+  const times: number[][] = [[], [], []];
+  for (let round = 0; round < rounds; round++) {
+    times[0]!.push(await measure(fwdBwd(f, short), { warmup: 0, reps: 3 }));
+    times[2]!.push(await measure(fwdBwd(f, long), { warmup: 0, reps: 1 }));
+    times[1]!.push(await measure(fwdBwd(f, mid), { warmup: 0, reps: 1 }));
+  }
+  const [t2k, t8k, t16k] = times.map(median) as [number, number, number];
   report.add(`${name} chunk fwd+bwd seq 2048`, t2k, "ms");
   report.add(`${name} chunk fwd+bwd seq 8192`, t8k, "ms");
   report.add(`${name} chunk fwd+bwd seq 16384`, t16k, "ms");
-  console.log(`${name}: ${t2k.toFixed(0)} / ${t8k.toFixed(0)} / ${t16k.toFixed(0)} ms`);
-  report.ratio(`${name} time(16384) / time(2048)`, t16k / t2k, { max: 10 });
+  console.log(`${name}: ${t2k.toFixed(0)} / ${t8k.toFixed(0)} / ${t16k.toFixed(0)} ms (per round 16384/2048: ${times[2]!.map((t, i) => (t / times[0]![i]!).toFixed(2)).join(", ")})`);
+  report.ratio(`${name} time(16384) / time(2048)`, median(times[2]!.map((t, i) => t / times[0]![i]!)), { max: 10 });
   report.ratio(`${name} speed-up over dense at 8192`, tDense / t8k, { min: 5 });
 }
 
@@ -54,8 +63,8 @@ for (const [name, f] of ops) {
 const layer = new GatedDeltaNet({ numHeads: H, keyDim: D, valueDim: D });
 const dModel = 256;
 layer.build([null, null, dModel]);
-// Per-token time from a cache at `position`, the two positions measured alternately (the CPU is shared,
-// so a drift in load hits both alike); median of the rounds.
+// Per-token time from a cache at `position`, the two positions measured alternately in 15 rounds (the CPU
+// is shared, so a drift in load hits both alike); the ratio is the median of the per-round ratios.
 function cacheAt(position: number): RecurrentCache {
   const prefill = tf.randomNormal([1, position, dModel], 0, 1, "float32", 7);
   const { output, cache } = layer.callWithCache(prefill);
@@ -63,7 +72,7 @@ function cacheAt(position: number): RecurrentCache {
   return cache;
 }
 const token = tf.randomNormal([1, 1, dModel], 0, 1, "float32", 8);
-const steps = 16;
+const steps = 32;
 const generate = (cache: RecurrentCache) => () => {
   let c = cache;
   const outs: tf.Tensor[] = [];
@@ -76,12 +85,12 @@ const generate = (cache: RecurrentCache) => () => {
   return [...outs, c.state.s];
 };
 const caches = [cacheAt(1024), cacheAt(8192)];
-const rounds: number[][] = [[], []];
-for (let round = 0; round < 5; round++) {
-  for (const i of [0, 1]) rounds[i]!.push((await measure(generate(caches[i]!), { warmup: 1, reps: 3 })) / steps);
+const perToken: number[][] = [[], []];
+for (let round = 0; round < 15; round++) {
+  for (const i of [0, 1]) perToken[i]!.push((await measure(generate(caches[i]!), { warmup: 1, reps: 3 })) / steps);
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const g1k = report.add("generation ms/token at position 1024", median(rounds[0]!), "ms");
-const g8k = report.add("generation ms/token at position 8192", median(rounds[1]!), "ms");
-report.ratio("generation per-token time 8192 / 1024", g8k / g1k, { max: 1.3 });
+const g1k = report.add("generation ms/token at position 1024", median(perToken[0]!), "ms");
+const g8k = report.add("generation ms/token at position 8192", median(perToken[1]!), "ms");
+console.log(`generation ms/token: ${g1k.toFixed(2)} at 1024, ${g8k.toFixed(2)} at 8192 (the state has the same size at every position)`);
+report.ratio("generation per-token time 8192 / 1024", median(perToken[1]!.map((t, i) => t / perToken[0]![i]!)), { max: 1.3 });
 report.finish();

@@ -5,6 +5,7 @@
 // Callers run it inside their tf.tidy.
 import * as tf from "@tensorflow/tfjs";
 import { batchMatMul, splitLeading } from "@attnkit/core";
+import { takeRows } from "./rows";
 import type { LinearMode } from "./state";
 
 export interface EngineOptions {
@@ -45,12 +46,13 @@ function decayMatrix(logDecay: tf.Tensor | null, n: number): tf.Tensor {
   return decayPower(logDecay, diff).mul(mask);
 }
 
-// starts_0 = s0, starts_{c+1} = f·starts_c + w_c for w [r, n, d], f [r, 1], s0 [r, d] → [r, n + 1, d].
+// Exclusive scan: starts_0 = s0, starts_{i+1} = f·starts_i + w_i for w [r, n, d], f [r, 1], s0 [r, d]
+// → starts [r, n, d] (w_{n−1} only feeds the state after the last chunk, which the caller builds itself).
 const decayScan = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   const [w, f, s0, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
   const ws = splitLeading(w.transpose([1, 0, 2]));
   const states = [s0];
-  for (let i = 0; i < ws.length; i++) states.push(states[i]!.mul(f).add(ws[i]!));
+  for (let i = 0; i + 1 < ws.length; i++) states.push(states[i]!.mul(f).add(ws[i]!));
   const value = tf.stack(states, 1);
   save([f, value]);
   return {
@@ -59,11 +61,12 @@ const decayScan = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
       const [sf, sv] = saved as [tf.Tensor, tf.Tensor];
       const dys = splitLeading(dy.transpose([1, 0, 2]));
       const st = splitLeading(sv.transpose([1, 0, 2]));
-      const n = dys.length - 1;
-      let g = dys[n]!;
+      const n = dys.length;
+      let g = dys[n - 1]!;
       let df = tf.zerosLike(sf);
       const dw: tf.Tensor[] = [];
-      for (let i = n - 1; i >= 0; i--) {
+      dw[n - 1] = tf.zerosLike(g);
+      for (let i = n - 2; i >= 0; i--) {
         dw[i] = g;
         df = df.add(g.mul(st[i]!).sum(1, true));
         g = dys[i]!.add(g.mul(sf));
@@ -120,6 +123,7 @@ function chunked(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, { logDecay, chunkSize
   const qc = split(q);
   const kc = split(k);
   const vc = split(v);
+  const bh = batch! * heads!;
   const h1 = logDecay ? heads! : 1;
   const dLocal = decayMatrix(logDecay, c).reshape([1, h1, 1, c, c]);
   const qDecay = logDecay ? decayPower(logDecay, range(1, c)).reshape([1, heads!, 1, c, 1]) : null;
@@ -136,21 +140,23 @@ function chunked(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, { logDecay, chunkSize
     // S_{c+1} = λ^C S_c + ΔS_c: a sequential scan of cheap element-wise steps with a custom gradient (the
     // reverse scan), so the tape holds O(n) state instead of a log-depth scan's O(n log n) (which made
     // seq 16384 superlinear on wasm).
-    const bh = batch! * heads!;
     const factor = tf.tile(tf.exp(logDecay.mul(c)).reshape([1, heads!]), [batch!, 1]).reshape([bh, 1]);
-    const all = decayScan(writes.reshape([bh, n, dk! * dv]), factor, start.reshape([bh, dk! * dv]));
-    starts = all.slice([0, 0, 0], [-1, n, -1]).reshape([batch!, heads!, n, dk!, dv]);
+    starts = decayScan(writes.reshape([bh, n, dk! * dv]), factor, start.reshape([bh, dk! * dv])).reshape([batch!, heads!, n, dk!, dv]);
   }
   const inter = batchMatMul(qDecay ? qc.mul(qDecay) : qc, starts);
-  const o = intra.add(inter).reshape([batch!, heads!, n * c, dv]).slice([0, 0, 0, 0], [-1, -1, seq!, -1]);
-  // Final state from the last chunk's real tokens only (the padding must not decay it).
+  const sum = intra.add(inter).reshape([batch!, heads!, n * c, dv]);
+  const o = pad > 0 ? sum.slice([0, 0, 0, 0], [-1, -1, seq!, -1]) : sum;
+  // Final state from the last chunk's m real tokens only (the padding must not decay it); padded keys are
+  // zero, so the whole last chunk can be used with exponents max(m − 1 − s, 0).
   const m = seq! - (n - 1) * c;
-  const lastStart = starts.reshape([batch! * heads!, n, dk! * dv]).slice([0, n - 1, 0], [-1, 1, -1]).reshape([batch!, heads!, dk!, dv]);
-  const kLast = k.slice([0, 0, seq! - m, 0], [-1, -1, m, -1]);
-  const vLast = v.slice([0, 0, seq! - m, 0], [-1, -1, m, -1]);
+  const last = (x: tf.Tensor, cols: number) => takeRows(x.reshape([bh, n, cols]), n - 1, 1);
+  const lastStart = last(starts, dk! * dv).reshape([batch!, heads!, dk!, dv]);
+  const kLast = last(kc, c * dk!).reshape([batch!, heads!, c, dk!]);
+  const vLast = last(vc, c * dv).reshape([batch!, heads!, c, dv]);
   let s: tf.Tensor;
   if (logDecay) {
-    const kd = decayPower(logDecay, range(m - 1, m, -1)).reshape([1, heads!, m, 1]);
+    const exponents = tf.tensor1d(Array.from({ length: c }, (_, i) => Math.max(m - 1 - i, 0)), "float32");
+    const kd = decayPower(logDecay, exponents).reshape([1, heads!, c, 1]);
     s = lastStart.mul(decayPower(logDecay, tf.scalar(m)).reshape([1, heads!, 1, 1])).add(batchMatMul(kLast.mul(kd), vLast, true, false));
   } else {
     s = lastStart.add(batchMatMul(kLast, vLast, true, false));

@@ -62,7 +62,7 @@ export function decayLinearAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, o
 
   const result = tf.tidy(() => {
     const logDecay = logDecayOf(fn, options.decay, dims.heads);
-    const qs = q.mul(scale);
+    const qs = scale === 1 ? q : q.mul(scale);
     const forward = causalLinear(qs, k, v, { logDecay, mode, chunkSize, s0: init?.s ?? null });
     if (causal) return { output: forward.o, state: { s: forward.s } };
     // λ^{|t−s|}: the reversed causal pass covers s ≥ t; the diagonal (λ⁰) was counted twice.

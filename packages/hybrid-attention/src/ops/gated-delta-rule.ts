@@ -6,6 +6,7 @@
 // NVlabs/GatedDeltaNet issue #15).
 import * as tf from "@tensorflow/tfjs";
 import { OptionError, ShapeError, assertBoolean, assertKnownOptions, assertNumber, assertRank, batchMatMul, checkAttentionInputs, resolveScale, shapeString, splitLeading, l2Normalize } from "@attnkit/core";
+import { takeRows } from "./rows";
 import { checkChunkSize, checkMode, checkState, type LinearState, type OutputWithState } from "./state";
 
 export interface GatedDeltaRuleOptions {
@@ -205,9 +206,9 @@ function chunked(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, g: tf.Tensor, beta: t
   const m = tf.eye(dk!).mul(tf.exp(gLast).expandDims(4)).sub(batchMatMul(kd, w, true, false));
   const bias = batchMatMul(kd, u, true, false);
   const all = affineScan(m, bias, s0);
-  const flat = all.reshape([b! * h!, n + 1, dk! * dv]); // 3-D slices (wasm slices 5-D element by element)
-  const st = flat.slice([0, 0, 0], [-1, n, -1]).reshape([b!, h!, n, dk!, dv]);
-  const s = flat.slice([0, n, 0], [-1, 1, -1]).reshape([b!, h!, dk!, dv]);
+  const flat = all.reshape([b! * h!, n + 1, dk! * dv]);
+  const st = takeRows(flat, 0, n).reshape([b!, h!, n, dk!, dv]);
+  const s = takeRows(flat, n, 1).reshape([b!, h!, dk!, dv]);
   const vNew = u.sub(batchMatMul(w, st));
   const o = batchMatMul(qc.mul(eg), st).add(batchMatMul(batchMatMul(qc, kc, false, true).mul(decay), vNew));
   return { output: o.reshape([b!, h!, n * c, dv]).slice([0, 0, 0, 0], [-1, -1, seq!, -1]), s };
