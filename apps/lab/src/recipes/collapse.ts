@@ -60,7 +60,7 @@ export const collapseRecipe: Recipe = {
   },
   summarize(runs: RunRecord[]) {
     const run = runs.find((r) => r.name === "encoder") ?? runs[0];
-    const rows = run ? finalEvals(run).filter((r) => r.length !== null) : [];
+    const rows = (run ? finalEvals(run).filter((r) => r.length !== null) : []).sort((a, b) => tauOf(b) - tauOf(a) || a.length! - b.length!);
     const table: ReportTable = {
       title: "Collapse metrics by passage length and τ",
       columns: ["τ", "length (characters)", "mean pairwise cosine", "σ_a", "DC energy ratio"],

@@ -130,6 +130,10 @@ export function createCollapseTask(options: Record<string, unknown> = {}): Task 
       const spec = modelSpecOf(model);
       if (spec?.family !== "encoder") throw new OptionError(`${NAME}: evaluate needs an encoder built by defineModel`);
       const lengths = opts.lengths ?? trainLengths;
+      lengths.forEach((l, i) => {
+        assertInteger(NAME, `lengths[${i}]`, l, { min: 2 });
+        if (spec.position === "learned" && l > spec.seqLen) throw new OptionError(`${NAME}: lengths[${i}] ${l} exceeds the learned position table (spec.seqLen ${spec.seqLen})`);
+      });
       const count = opts.quick ? Math.max(2, Math.floor(passages / 4)) : passages;
       const texts = lengths.map((l, i) => collapsePassages(l, count, opts.seed + 7919 * (i + 1)));
       const rows: EvalRow[] = [];

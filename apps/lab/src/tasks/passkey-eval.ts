@@ -91,8 +91,8 @@ async function landmarkLayer(layer: LandmarkAttention, x: tf.Tensor, o: Retrieva
   return { output, selected };
 }
 
-/** Forward pass with top-k retrieval in every landmark layer; returns hidden states after the final norm. */
-async function retrievalForward(model: tf.LayersModel, spec: TextModelSpec, ids: number[][], o: RetrievalOptions, chunkSize: number, queries: number[]): Promise<{ logits: tf.Tensor; selections: Selections }> {
+/** Forward pass with top-k retrieval in every landmark layer: logits `[b, queries, vocab]` at the `queries` positions, and the answer queries' block selections per layer. */
+export async function retrievalForward(model: tf.LayersModel, spec: TextModelSpec, ids: number[][], o: RetrievalOptions, chunkSize: number, queries: number[]): Promise<{ logits: tf.Tensor; selections: Selections }> {
   const x = tf.tensor2d(ids, undefined, "int32");
   let h = model.getLayer(layerNames.embedding).apply(x) as tf.Tensor;
   x.dispose();
