@@ -8,6 +8,11 @@ export const EVAL_FILE = "eval.json";
 export const CHECKPOINT_DIR = "checkpoint";
 export const REPORT_HTML = "report.html";
 export const SUMMARY_MD = "summary.md";
+/** Extra report material from task.inspect, kept so `report --run` can re-render without the model. */
+export const INSPECT_FILE = "inspect.json";
+/** A comparison's directory: its recipe, options and the runs' names (each run under runs/<name>/). */
+export const COMPARE_FILE = "compare.json";
+export const RUNS_DIR = "runs";
 
 export interface TrainOptions {
   steps: number;
@@ -18,6 +23,12 @@ export interface TrainOptions {
   evalEvery: number;
   /** Write a checkpoint every this many steps; 0 = only at the end (and on Ctrl-C). */
   checkpointEvery: number;
+  /** Linear warm-up steps before the cosine decay; default min(100, 10% of steps). */
+  warmup?: number;
+  /** Clip gradients to this global norm; default 1; 0 = no clipping. */
+  clipNorm?: number;
+  /** Write a TrainRow every this many steps; default max(1, floor(steps / 500)). */
+  logEvery?: number;
 }
 
 /** `DIR/config.json`: everything needed to reproduce or resume the run. */
@@ -32,6 +43,10 @@ export interface RunConfig {
   versions: Record<string, string>;
   /** Set when the run belongs to a recipe comparison. */
   recipe?: string;
+  /** Lengths the final evaluation uses (tasks that vary length); the task's defaults when absent. */
+  evalLengths?: number[];
+  /** Trainable parameters of the built model. */
+  parameters?: number;
 }
 
 /** One line of `metrics.jsonl` per logged training step. */

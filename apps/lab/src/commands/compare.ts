@@ -1,0 +1,137 @@
+// `compare`: trains each model of a recipe into OUT/runs/<model>/ (ordinary run directories) with the
+// same budget and seed, then writes OUT/compare.json and the comparison's report. An interrupted
+// comparison continues with `resume --run OUT`: finished runs are kept, the interrupted one resumes from
+// its checkpoint, the rest start.
+import { existsSync } from "node:fs";
+import { mkdir, readFile } from "node:fs/promises";
+import path from "node:path";
+import { OptionError } from "@attnkit/core";
+import { writeFileAtomic } from "../engine/atomic";
+import { setupBackend } from "../engine/backend";
+import { formatDuration } from "../engine/progress";
+import { readRun } from "../engine/run-dir";
+import { checkTrainOptions, startRun } from "../engine/start-run";
+import { trainRun } from "../engine/train";
+import { textTable } from "../engine/text-table";
+import { writeReport } from "../report";
+import { getRecipe } from "../recipes";
+import type { RecipeSetup } from "../recipes/recipe";
+import { COMPARE_FILE, CONFIG_FILE, REPORT_HTML, RUNS_DIR } from "../run-files";
+import { interrupted, say, type CommandContext, type ExitCode } from "./context";
+
+export interface CompareArgs {
+  recipe: string;
+  reduced: boolean;
+  out: string;
+  backend?: string | undefined;
+  steps?: number | undefined;
+}
+
+/** `OUT/compare.json`. */
+export interface CompareFile {
+  version: 1;
+  recipe: string;
+  reduced: boolean;
+  createdAt: string;
+  /** The --steps override, when given. */
+  steps?: number;
+  backend?: string;
+  models: string[];
+  /** Summed training wall time of the runs, once all finished. */
+  wallMs?: number;
+  finishedAt?: string;
+}
+
+function setupFor(file: CompareFile): RecipeSetup {
+  const setup = getRecipe(file.recipe).setup({ reduced: file.reduced });
+  if (file.steps !== undefined) {
+    const evalEvery = setup.train.evalEvery >= file.steps ? 0 : setup.train.evalEvery;
+    setup.train = { ...setup.train, steps: file.steps, evalEvery };
+  }
+  checkTrainOptions(setup.train);
+  return setup;
+}
+
+export async function readCompareFile(dir: string): Promise<CompareFile> {
+  return JSON.parse(await readFile(path.join(dir, COMPARE_FILE), "utf8")) as CompareFile;
+}
+
+export async function compareCommand(args: CompareArgs, ctx: CommandContext): Promise<ExitCode> {
+  const out = path.resolve(args.out);
+  if (existsSync(path.join(out, COMPARE_FILE)) || existsSync(path.join(out, CONFIG_FILE))) {
+    throw new OptionError(`--out: '${out}' already holds results; continue it with 'attnkit-lab resume --run ${out}' or choose another --out`);
+  }
+  const recipe = getRecipe(args.recipe);
+  const file: CompareFile = {
+    version: 1,
+    recipe: recipe.name,
+    reduced: args.reduced,
+    createdAt: new Date().toISOString(),
+    ...(args.steps !== undefined ? { steps: args.steps } : {}),
+    ...(args.backend !== undefined ? { backend: args.backend } : {}),
+    models: [],
+  };
+  file.models = setupFor(file).models.map((m) => m.name);
+  await mkdir(out, { recursive: true });
+  await writeFileAtomic(path.join(out, COMPARE_FILE), `${JSON.stringify(file, null, 2)}\n`);
+  return continueCompare(out, ctx);
+}
+
+/** Runs (or resumes) every unfinished model of the comparison in `out`, then writes its report. */
+export async function continueCompare(out: string, ctx: CommandContext, backendOverride?: string): Promise<ExitCode> {
+  const file = await readCompareFile(out);
+  const recipe = getRecipe(file.recipe);
+  const setup = setupFor(file);
+  say(ctx, `${recipe.title}${file.reduced ? " (reduced)" : ""}: ${setup.models.length} models, ${setup.train.steps} steps each`);
+  const backend = await setupBackend(backendOverride ?? file.backend, (l) => say(ctx, l));
+  for (const model of setup.models) {
+    const dir = path.join(out, RUNS_DIR, model.name);
+    if (!existsSync(path.join(dir, CONFIG_FILE))) {
+      await startRun(dir, {
+        name: model.name,
+        spec: model.spec,
+        task: { name: setup.task.name, options: { ...setup.task.options, ...model.taskOptions } },
+        train: setup.train,
+        backend,
+        recipe: recipe.name,
+        ...(setup.lengths ? { evalLengths: setup.lengths } : {}),
+      });
+    }
+    const result = await trainRun(dir, { log: (l) => say(ctx, l), progress: ctx.out, stop: ctx.stop, ...(ctx.stopAfter !== undefined ? { stopAfter: ctx.stopAfter } : {}) });
+    if (result.status === "interrupted") return interrupted(ctx, out, result.step);
+  }
+  const runs = await Promise.all(file.models.map((m) => readRun(path.join(out, RUNS_DIR, m), m)));
+  file.wallMs = runs.reduce((sum, r) => sum + (r.train.at(-1)?.elapsedMs ?? 0), 0);
+  file.finishedAt ??= new Date().toISOString();
+  await writeFileAtomic(path.join(out, COMPARE_FILE), `${JSON.stringify(file, null, 2)}\n`);
+  const summary = await writeCompareReport(out);
+  for (const table of summary.tables.slice(0, 1)) say(ctx, `\n${textTable(table)}`);
+  const verdict = summary.claim.holds === null ? "inconclusive" : summary.claim.holds ? "holds" : "does not hold";
+  say(ctx, `\nclaim: ${summary.claim.claim}: ${verdict}\n  ${summary.claim.detail}`);
+  say(ctx, `\nreport: ${path.join(out, REPORT_HTML)}`);
+  return 0;
+}
+
+/** The comparison's report from its files (also `report --run OUT`). */
+export async function writeCompareReport(out: string): Promise<ReturnType<ReturnType<typeof getRecipe>["summarize"]>> {
+  const file = await readCompareFile(out);
+  const recipe = getRecipe(file.recipe);
+  const runs = await Promise.all(file.models.map((m) => readRun(path.join(out, RUNS_DIR, m), m)));
+  const summary = recipe.summarize(runs);
+  const parameters = Object.fromEntries(runs.flatMap((r) => (r.config.parameters !== undefined ? [[r.name, r.config.parameters]] : [])));
+  await writeReport(out, {
+    title: `${recipe.title}${file.reduced ? " (reduced)" : ""}`,
+    description: recipe.description,
+    runs,
+    claim: summary.claim,
+    tables: summary.tables,
+    charts: summary.charts,
+    ...(summary.notes ? { notes: summary.notes } : {}),
+    parameters,
+    environment: {
+      recipe: `${recipe.name}${file.reduced ? " --reduced" : ""}${file.steps !== undefined ? ` --steps ${file.steps}` : ""}`,
+      ...(file.wallMs !== undefined ? { "training time (all models)": formatDuration(file.wallMs) } : {}),
+    },
+  });
+  return summary;
+}
