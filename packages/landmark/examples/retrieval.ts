@@ -25,10 +25,15 @@ const k = tf.tidy(() => tf.randomNormal([1, H, T, D], 0, 1, "float32", 1).add(si
 const q = tf.tidy(() => tf.randomNormal([1, H, T, D], 0, 1, "float32", 2).add(tf.oneHot([0], D).reshape([1, 1, 1, D]).mul(3)));
 const v = tf.randomNormal([1, H, T, D], 0, 1, "float32", 3);
 
+// How often each memory block is retrieved, per topK (for the docs' retrieval picture).
+const retrievedCounts: { topK: number; counts: number[] }[] = [];
 for (const topK of [1, 2, 4]) {
   const t0 = performance.now();
   const r = landmarkRetrievalAttention(q, k, v, { blockSize, topK, memoryLength, returnSelection: true });
   const rate = await passkeyHitRate(r.selection, prompt.keyBlocks);
+  const counts = new Array<number>(memoryLength / n).fill(0);
+  for (const block of await r.selection.data()) if (block >= 0) counts[block]!++;
+  retrievedCounts.push({ topK, counts });
   console.log(`topK ${topK}: hit rate ${(100 * rate).toFixed(1)}% of (query, head) pairs, ${(performance.now() - t0).toFixed(0)} ms`);
   tf.dispose([r.output, r.selection, r.scores]);
 }
@@ -38,3 +43,5 @@ const out = memory.attendPrompt(q, k, v, { chunkSize: 8 * n });
 console.log(`LandmarkMemory: ${memory.length} positions cached in ${memory.blocks} blocks; output [${out.shape.join(", ")}]`);
 memory.dispose();
 tf.dispose([signal, q, k, v, out]);
+
+export const retrieval = { blocks: memoryLength / n, keyBlocks: prompt.keyBlocks, retrieved: retrievedCounts };

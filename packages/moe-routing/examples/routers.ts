@@ -14,10 +14,13 @@ const x = tf.randomNormal([1, tokens, dModel], 0, 1, "float32", 7);
 const qkv = x.reshape([1, tokens, heads, dModel / heads]).transpose([0, 2, 1, 3]) as tf.Tensor4D;
 const { weights: attention } = scaledDotProductAttention(qkv, qkv, qkv, { causal: true, returnWeights: true });
 
+// Expert loads per router (for the docs' bar chart).
+export const loads: Record<string, number[]> = {};
 for (const router of ["softmax", "similarity", "attention"] as const) {
   const layer = new MoE({ hiddenUnits: 64, numExperts: 8, topK: 2, router, similarity: "cosine", temperature: 0.5, causal: true, seed: 1 });
   const y = layer.apply(router === "attention" ? [x, attention] : x) as tf.Tensor;
   const s = (await layer.routingStats())!;
+  loads[router] = s.load;
   console.log(
     `${router.padEnd(10)} load ${s.load.map((v) => v.toFixed(2)).join(" ")} | entropy ${s.entropy.toFixed(3)} nats | ` +
       `balance loss ${s.balanceLoss.toFixed(3)} | dropped ${s.dropped}/${s.assignments}`,

@@ -34,3 +34,6 @@ const layer = new BiLevelRoutingAttention({ heads, grid, topK: 3 });
 const y = layer.apply(features.expandDims(0)) as tf.Tensor;
 console.log(`BiLevelRoutingAttention layer: [${y.shape.join(", ")}], ${layer.countParams()} parameters`);
 tf.dispose([features, qkv, output, indices, y]);
+
+// For the docs' routing map: the image size, the grid, and each region's routed regions (head 0).
+export const routing = { side, grid, routes: routes[0]![0]! };

@@ -56,6 +56,8 @@ function encode(ids: number[][], tau: number): { pooled: tf.Tensor2D; attn: tf.T
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const rows: string[][] = [];
 const results: { sigma: number[]; cosine: (number | null)[] }[] = [];
+const firstAttention: number[][][] = []; // per τ: head 0 of the first text at the shortest length
+
 for (const tau of taus) {
   const sigma: number[] = [];
   const pooled: number[][] = [];
@@ -65,6 +67,7 @@ for (const tau of taus) {
     // Host arrays work on every backend (WebGPU in Node has no synchronous read).
     const a = (await attn.array()) as number[][][][];
     sigma.push(mean(attentionHighpassGain(a[0]!) as number[])); // mean over the heads of the first text
+    if (len === lengths[0]) firstAttention.push(a[0]![0]!);
     pooled.push(...((await p.array()) as number[][]));
     lens.push(...new Array<number>(textsPerLength).fill(len));
     tf.dispose([p, attn]);
@@ -84,3 +87,6 @@ console.log(`τ = ${taus[taus.length - 1]} vs τ = 1: σ_a higher ${all(sharp.si
   `bucket cosine lower ${all(sharp.cosine.map((c, i) => c !== null && base.cosine[i] !== null && c < base.cosine[i]!))}.`);
 console.log(`τ = 1: bucket cosine ${base.cosine[0]!.toFixed(3)} at length ${lengths[0]} → ${base.cosine[lengths.length - 1]!.toFixed(3)} at ${lengths[lengths.length - 1]} (higher = more collapsed).`);
 tf.dispose([embedding, ...weights.flat()]);
+
+// For the docs' picture: the last layer's attention with and without temperature, and the curves.
+export const collapse = { taus, lengths, results, attention: firstAttention };
