@@ -62,7 +62,7 @@ try {
       const found = await page.$$eval(".live-example", (els) => els.map((e) => e.getAttribute("data-example")));
       for (const name of examples) if (!found.includes(name)) problems.push(`example ${name} is not on the page`);
       await page.waitForFunction(
-        () => [...document.querySelectorAll(".live-example")].every((e) => ["done", "error"].includes(e.getAttribute("data-status") ?? "")),
+        () => [...globalThis.document.querySelectorAll(".live-example")].every((e) => ["done", "error"].includes(e.getAttribute("data-status") ?? "")),
         undefined,
         { timeout: PAGE_TIMEOUT_MS, polling: 500 },
       );
