@@ -2,7 +2,7 @@
 //   S = softmax_j(x_iᵀ W_s x_j / τ)   (W_s = I by default; kind 'cosine' uses unit-length x)
 //   p~ = S·softmax(x W_g);  indices = topk(p~);  combine = p~[indices] renormalised.
 import * as tf from "@tensorflow/tfjs";
-import { ShapeError, assertBoolean, assertFloat, assertKnownOptions, assertNumber, assertOneOf, assertRank, batchMatMul, l2Normalize, scaledDotProductAttention, shapeString } from "@attnkit/core";
+import { ShapeError, assertBoolean, assertFloat, assertKnownOptions, assertNumber, assertOneOf, assertRank, batchMatMul, l2Normalize, scaledDotProductAttention, shapeString, visibilityBias } from "@attnkit/core";
 import { checkGateInputs, routerLogits, type GateBase } from "./gate-inputs";
 import { checkGraphOptions, graphGate, type GraphGateResult, type GraphOptions } from "./graph-gate";
 
@@ -66,18 +66,28 @@ export interface SimilarityOptions {
   wSim?: tf.Tensor | undefined;
 }
 
+// Additive score of a hidden neighbour, as in core's attention: exp underflows to exactly 0.
+const MASKED = -1e30;
+
 /**
  * S·v with S = softmax_j(x_iᵀ W_s x_j / τ) (causal-masked), for `x: [..., T, d]`, `v: [..., T, E]`. This
- * is attention with q = x·W_s, k = x, values v and scale 1/τ, so it runs on core's blocked attention
- * (fast path, custom backward, no [T, T] matrix unless `withMatrix`). Call inside a tidy.
+ * is attention with q = x·W_s, k = x, values v and scale 1/τ. Without the matrix it runs on core's blocked
+ * attention (no [T, T] matrix). With it, S is built directly: 1/τ on the [T, d] side, x·xᵀ as 2-D products
+ * (core's batchMatMul, explicit transpose), a host-built causal bias and one fused softmax. Core's
+ * attention would return S packed next to the output and cut it apart with two wasm slices, each of which
+ * copies the whole [T, T + E] block to the host (≈ 70 ms of 137 at T = 1024). Call inside a tidy.
  */
 export function similarityMix(x: tf.Tensor, v: tf.Tensor, o: SimilarityOptions, withMatrix: boolean): { output: tf.Tensor; similarity: tf.Tensor | null } {
   const u = o.kind === "cosine" ? l2Normalize(x) : x;
   const q = o.wSim ? batchMatMul(u, o.wSim) : u;
-  const as4 = (t: tf.Tensor) => (t.rank === 2 ? t.expandDims(0).expandDims(0) : t.expandDims(1)) as tf.Tensor4D;
-  const opts = { scale: 1 / o.temperature, causal: o.causal };
-  const back = (t: tf.Tensor) => (x.rank === 2 ? t.squeeze([0, 1]) : t.squeeze([1]));
-  if (!withMatrix) return { output: back(scaledDotProductAttention(as4(q), as4(u), as4(v), opts)), similarity: null };
-  const r = scaledDotProductAttention(as4(q), as4(u), as4(v), { ...opts, returnWeights: true });
-  return { output: back(r.output), similarity: back(r.weights) };
+  if (!withMatrix) {
+    const as4 = (t: tf.Tensor) => (t.rank === 2 ? t.expandDims(0).expandDims(0) : t.expandDims(1)) as tf.Tensor4D;
+    const back = (t: tf.Tensor) => (x.rank === 2 ? t.squeeze([0, 1]) : t.squeeze([1]));
+    return { output: back(scaledDotProductAttention(as4(q), as4(u), as4(v), { scale: 1 / o.temperature, causal: o.causal })), similarity: null };
+  }
+  const t = x.shape[x.rank - 2]!;
+  const scores = batchMatMul(q.mul(1 / o.temperature), u, false, true);
+  const hidden = o.causal ? visibilityBias({ causal: true, window: null, offset: 0, seqK: t }, 0, t, 0, t, MASKED) : null;
+  const similarity = tf.softmax(hidden ? scores.add(hidden) : scores);
+  return { output: batchMatMul(similarity, v), similarity };
 }
