@@ -1,6 +1,8 @@
 // The report of one run or of a recipe's comparison: report.html (charts as inline SVG) and summary.md.
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import { writeFileAtomic } from "../engine/atomic";
 import { REPORT_HTML, SUMMARY_MD } from "../run-files";
-import { writeFilesAtomic } from "./atomic-write";
 import { buildDocument } from "./document";
 import { renderHtml } from "./html";
 import { renderMarkdown } from "./markdown";
@@ -20,10 +22,15 @@ export async function renderReport(input: ReportInput): Promise<{ html: string; 
   return { html: renderHtml(doc, svgs), markdown: renderMarkdown(doc) };
 }
 
-/** Renders, then replaces `DIR/report.html` and `DIR/summary.md` atomically; a failure leaves the old ones. */
+/**
+ * Renders first, then replaces `DIR/report.html` and `DIR/summary.md`, each atomically: a failure or an
+ * interruption leaves every file either old or new, never half written.
+ */
 export async function writeReport(dir: string, input: ReportInput): Promise<{ html: string; markdown: string }> {
   const out = await renderReport(input);
-  await writeFilesAtomic(dir, { [REPORT_HTML]: out.html, [SUMMARY_MD]: out.markdown });
+  await mkdir(dir, { recursive: true });
+  await writeFileAtomic(path.join(dir, REPORT_HTML), out.html);
+  await writeFileAtomic(path.join(dir, SUMMARY_MD), out.markdown);
   return out;
 }
 
