@@ -1,8 +1,11 @@
 import * as tf from "@tensorflow/tfjs";
 import { expect, it } from "vitest";
-import { OptionError, ShapeError, scaledDotProductAttention } from "@attnkit/core";
+import { OptionError, ShapeError, batchMatMul, scaledDotProductAttention, topKIndices } from "@attnkit/core";
 import { backendTolerance, checkGradients, describeBackends, expectClose, expectEqualInts, expectNoLeaks, fc } from "@attnkit/testing";
-import { blockRoutingAttention } from "../src/index";
+import { blockRoutingAttention, routeBlocks } from "../src/index";
+import { groupedBlockAttention } from "../src/ops/block-routing-grouped";
+import { maskedBlockAttention } from "../src/ops/block-routing-masked";
+import { blockMeans, padIndices } from "../src/ops/common";
 import { referenceMoba } from "../src/reference";
 import { flatInts, randomQkv } from "./helpers";
 
@@ -68,10 +71,35 @@ describeBackends("blockRoutingAttention", (backend) => {
     x.dispose();
   });
 
+  it("routing in several gate chunks equals ranking every past block at once", async () => {
+    // 300 blocks: the gate runs in chunks of 436 query rows; queries are the last 500 of 600 tokens.
+    const x = randomQkv([1, 2, 600, 3], 1, 31);
+    const q = x.q.slice([0, 0, 100, 0], [-1, -1, 500, -1]);
+    for (const topK of [1, 4, 301]) {
+      const got = routeBlocks(q, x.k, 2, topK);
+      // The formulation before the chunking: core's topKIndices with the eligible blocks as `valid`.
+      const want = tf.tidy(() => {
+        const gate = batchMatMul(q, blockMeans(x.k, 2), false, true);
+        const own = tf.floorDiv(tf.range(100, 600, 1, "int32"), tf.scalar(2, "int32")).reshape([-1, 1]);
+        const valid = tf.less(tf.range(0, 300, 1, "int32").reshape([1, -1]), own);
+        return padIndices(topKIndices(gate, Math.min(topK - 1, 300), { valid }), topK - 1);
+      });
+      expect(got.shape).toEqual([1, 2, 500, topK - 1]);
+      await expectEqualInts(got, await want.data());
+      tf.dispose([got, want]);
+    }
+    q.dispose();
+    x.dispose();
+  });
+
   it("gradients match finite differences", async () => {
     const x = randomQkv([1, 1, 7, 3], 2, 23);
     await checkGradients((q, k, v) => blockRoutingAttention(q!, k!, v!, { blockSize: 3, topK: 3 }), [x.q, x.k, x.v], { maxElements: 16 });
     await checkGradients((v) => blockRoutingAttention(x.q, x.k, v!, { blockSize: 2, topK: 2 }), [x.v], { maxElements: 16 });
+    // Queries at the end of the keys, a partial last block, query chunks of 2 rows.
+    const q = x.q.slice([0, 0, 3, 0], [-1, -1, 4, -1]);
+    await checkGradients((a, k, v) => blockRoutingAttention(a!, k!, v!, { blockSize: 2, topK: 2, blockRows: 2 }), [q, x.k, x.v], { maxElements: 16 });
+    q.dispose();
     x.dispose();
   });
 
@@ -87,3 +115,42 @@ describeBackends("blockRoutingAttention", (backend) => {
     x.dispose();
   });
 });
+
+// The grouped formulation needs synchronous reads, so it runs where those exist; WebGPU takes the masked one.
+describeBackends(
+  "blockRoutingAttention formulations",
+  (backend) => {
+    const tol = backendTolerance(backend, { atol: 2e-5, rtol: 1e-4 });
+    const setup = () => {
+      const x = randomQkv([2, 2, 37, 5], 3, 41);
+      // The last 28 queries: the first attend a block they share with earlier keys; last block partial.
+      const q = x.q.slice([0, 0, 9, 0], [-1, -1, 28, -1]);
+      const r = tf.randomNormal([2, 2, 28, 3], 0, 1, "float32", 43);
+      const indices = routeBlocks(q, x.k, 4, 4);
+      return { x, q, r, indices, dispose: () => (tf.dispose([q, r, indices]), x.dispose()) };
+    };
+
+    it("grouped and masked formulations agree in outputs and gradients", async () => {
+      const { x, q, r, indices, dispose } = setup();
+      for (const blockRows of [5, 28]) {
+        const plan = { blockSize: 4, topK: 4, scale: 0.4, blockRows };
+        const run = (form: typeof groupedBlockAttention) => tf.grads((a, b, c) => form(a!, b!, c!, indices, plan).mul(r).sum())([q, x.k, x.v]);
+        const grouped = run(groupedBlockAttention);
+        const masked = run(maskedBlockAttention);
+        for (let i = 0; i < 3; i++) await expectClose(grouped[i]!, masked[i]!, tol);
+        const [og, om] = [groupedBlockAttention(q, x.k, x.v, indices, plan), maskedBlockAttention(q, x.k, x.v, indices, plan)];
+        await expectClose(og, om, tol);
+        tf.dispose([...grouped, ...masked, og, om]);
+      }
+      dispose();
+    });
+
+    it("the grouped backward leaks no tensors", async () => {
+      const { x, q, r, indices, dispose } = setup();
+      const plan = { blockSize: 4, topK: 4, scale: 0.4, blockRows: 6 };
+      await expectNoLeaks(() => tf.grads((a, b, c) => groupedBlockAttention(a!, b!, c!, indices, plan).mul(r).sum())([q, x.k, x.v]));
+      dispose();
+    });
+  },
+  ["cpu", "wasm"],
+);

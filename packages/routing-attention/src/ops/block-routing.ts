@@ -2,10 +2,9 @@
 // q·mean(K_block) and keeps the best topK − 1 of them; the current block is always attended, causally,
 // and counts in topK (MoBA footnote 3; `moba_topk - 1` in moba_efficient.py). The last block may be partial.
 //
-// Formulation: queries run in row chunks against the keys they may see; the routing becomes a block
-// mask expanded to tokens. With per-token routing the union of chosen blocks of a query chunk is
-// usually every past block, so gathering per token (or per chunk) does no less work on TF.js than a
-// masked product; see the bench for the measured cost.
+// Two formulations of the same attention: grouped by key block where the routing can be read back
+// synchronously (wasm, cpu: data-dependent group sizes, 2-D products, a written-out backward), a masked
+// product on GPUs (WebGPU in Node has no synchronous reads).
 import * as tf from "@tensorflow/tfjs";
 import {
   OptionError,
@@ -17,10 +16,9 @@ import {
   resolveScale,
   topKIndices,
 } from "@attnkit/core";
+import { groupedBlockAttention } from "./block-routing-grouped";
+import { maskedBlockAttention } from "./block-routing-masked";
 import { blockMeans, detached, padIndices } from "./common";
-
-/** Mask offset: large enough to zero a weight, small enough that BIG − BIG and logit − BIG stay finite. */
-const BIG = 1e30;
 
 export interface BlockRoutingAttentionOptions {
   /** Tokens per block (the last block may be partial). */
@@ -31,12 +29,18 @@ export interface BlockRoutingAttentionOptions {
   scale?: number | null;
   /** Also return the chosen past blocks `[b, h, seqQ, topK − 1]`, descending gate, −1 padded. */
   returnIndices?: boolean;
-  /** Query rows per chunk (default: score chunks of about 1M elements); does not change the result. */
+  /**
+   * Query rows per chunk; does not change the result. Default: about 1M score elements per chunk for
+   * the masked formulation, 4M stacked partial-output elements per (batch, head) pair for the grouped one.
+   */
   blockRows?: number;
 }
 
 const NAME = "blockRoutingAttention";
 const KEYS = ["blockSize", "topK", "scale", "returnIndices", "blockRows"];
+
+/** Gate scores per routing chunk: about 256K, so that routing never holds a whole `[b, h, seqQ, blocks]` gate. */
+const GATE_CHUNK = 1 << 18;
 
 /**
  * Chosen past blocks `[b, h, seqQ, topK − 1]` for queries at key positions offset…offset+seqQ−1:
@@ -44,19 +48,60 @@ const KEYS = ["blockSize", "topK", "scale", "returnIndices", "blockRows"];
  */
 export function routeBlocks(q: tf.Tensor, k: tf.Tensor, blockSize: number, topK: number): tf.Tensor {
   return detached([q, k], (qq, kk) => {
-    const [, , seqQ] = qq!.shape as number[];
+    const [b, h, seqQ, d] = qq!.shape as [number, number, number, number];
     const seqK = kk!.shape[2]!;
-    const offset = seqK - seqQ!;
     const n = Math.ceil(seqK / blockSize);
     const want = topK - 1;
     const take = Math.min(want, n);
-    if (take === 0) return padIndices(tf.zeros([...qq!.shape.slice(0, 3), 0], "int32"), want);
-    const gate = batchMatMul(qq!, blockMeans(kk!, blockSize), false, true);
-    // Only blocks that end before the query's own block may be chosen.
-    const own = tf.floorDiv(tf.range(offset, offset + seqQ!, 1, "int32"), tf.scalar(blockSize, "int32")).reshape([-1, 1]);
-    const valid = tf.less(tf.range(0, n, 1, "int32").reshape([1, -1]), own);
-    return padIndices(topKIndices(gate, take, { valid }), want);
+    if (take === 0) return padIndices(tf.zeros([b, h, seqQ, 0], "int32"), want);
+    // Query t may choose the blocks before its own, [0, pastOf(t)).
+    const pastOf = (t: number) => Math.floor((seqK - seqQ + t) / blockSize);
+    const means = blockMeans(kk!, blockSize);
+    const rows = Math.max(1, Math.floor(GATE_CHUNK / (b * h * n)));
+    const parts: tf.Tensor[] = [];
+    for (let t0 = 0; t0 < seqQ; t0 += rows) {
+      const t1 = Math.min(seqQ, t0 + rows);
+      // A chunk's queries only need the blocks before the last one's own block.
+      const cols = pastOf(t1 - 1);
+      const kc = Math.min(take, cols);
+      if (kc === 0) {
+        parts.push(tf.fill([b, h, t1 - t0, take], -1, "int32"));
+        continue;
+      }
+      parts.push(
+        tf.tidy(() => {
+          const gate = batchMatMul(queryRows(qq!, t0, t1).reshape([b, h, t1 - t0, d]), means.slice([0, 0, 0, 0], [-1, -1, cols, -1]), false, true);
+          // Blocks at or after the query's own get −∞, which topKIndices ranks after every eligible block
+          // (its finite floor plus ties to the lower index: the eligible blocks are a prefix). Same result as
+          // its `valid` option, whose broadcast `where` costs 20× the gate product on wasm; the masks are
+          // built on the host at full shape, since broadcasting is slow there too.
+          const idx = topKIndices(gate.add(hostMask(b * h, t0, t1, cols, pastOf, 0, -Infinity).reshape(gate.shape)), kc);
+          // Queries of the first blocks have fewer past blocks than slots: −1 in the slots beyond them.
+          const marked = pastOf(t0) >= kc ? idx : tf.where(hostMask(b * h, t0, t1, kc, pastOf, 1, 0).reshape(idx.shape).cast("bool"), idx, tf.fill(idx.shape, -1, "int32"));
+          return padIndices(marked, take);
+        }),
+      );
+    }
+    return padIndices(parts.length === 1 ? parts[0]! : tf.concat(parts, 2), want);
   });
+}
+
+/** Rows t0…t1−1 of every (batch, head) of `x: [b, h, s, d]` as `[b·h·(t1 − t0), d]` (gatherND: wasm's slice reads its whole input). */
+function queryRows(x: tf.Tensor, t0: number, t1: number): tf.Tensor {
+  const [b, h] = x.shape as [number, number];
+  const at = new Int32Array(b * h * (t1 - t0) * 3);
+  let i = 0;
+  for (let bi = 0; bi < b; bi++) for (let hi = 0; hi < h; hi++) for (let t = t0; t < t1; t++) at.set([bi, hi, t], 3 * i++);
+  return tf.gatherND(x, tf.tensor2d(at, [i, 3], "int32"));
+}
+
+/** `[pairs, t1 − t0, width]` float32: `yes` where column < count(t), `no` elsewhere, repeated for every pair. */
+function hostMask(pairs: number, t0: number, t1: number, width: number, count: (t: number) => number, yes: number, no: number): tf.Tensor {
+  const one = new Float32Array((t1 - t0) * width).fill(no);
+  for (let t = t0; t < t1; t++) one.fill(yes, (t - t0) * width, (t - t0) * width + Math.min(width, count(t)));
+  const all = new Float32Array(pairs * one.length);
+  for (let p = 0; p < pairs; p++) all.set(one, p * one.length);
+  return tf.tensor3d(all, [pairs, t1 - t0, width]);
 }
 
 export function blockRoutingAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, options: BlockRoutingAttentionOptions & { returnIndices: true }): { output: tf.Tensor4D; indices: tf.Tensor4D };
@@ -72,56 +117,26 @@ export function blockRoutingAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, 
   const scale = resolveScale(NAME, options.scale, dims.dim ** -0.5);
   const returnIndices = options.returnIndices ?? false;
   assertBoolean(NAME, "returnIndices", returnIndices);
-  const { batch, heads, seqQ, seqK } = dims;
+  const { batch, heads, seqK } = dims;
+  const grouped = groupsOnHost();
   let rows = options.blockRows;
-  if (rows === undefined) rows = Math.max(1, Math.floor((1 << 20) / (batch * heads * seqK)));
-  else assertInteger(NAME, "blockRows", rows, { min: 1 });
-  const blockRows = rows;
-  const offset = seqK - seqQ;
+  if (rows !== undefined) assertInteger(NAME, "blockRows", rows, { min: 1 });
+  else if (grouped) rows = Math.max(1, Math.floor((1 << 22) / (Math.min(topK, Math.ceil(seqK / blockSize)) * Math.max(dims.dim, dims.dimV))));
+  else rows = Math.max(1, Math.floor((1 << 20) / (batch * heads * seqK)));
+  const plan = { blockSize, topK, scale, blockRows: rows };
 
   const result = tf.tidy(() => {
     const indices = routeBlocks(q, k, blockSize, topK);
-    const qs = q.mul(scale);
-    const outs: tf.Tensor[] = [];
-    for (let t0 = 0; t0 < seqQ; t0 += blockRows) {
-      const t1 = Math.min(seqQ, t0 + blockRows);
-      const k1 = offset + t1; // keys beyond the last query of the chunk are never visible
-      const nb = Math.ceil(k1 / blockSize);
-      // Chosen past blocks → a block mask [b, h, rows, nb] → a token mask over keys [0, k1), plus the
-      // current block, causally. Built off the tape: routing is not differentiated.
-      // One tidy per chunk: only the chunk's output outlives it, so memory stays at one score chunk.
-      outs.push(
-        tf.tidy(() => {
-          const idx = indices.slice([0, 0, t0, 0], [-1, -1, t1 - t0, -1]);
-          const bias = detached([idx], (ix) => {
-            // Additive mask: 0 where kept, −BIG elsewhere. The chosen blocks expand to tokens through one
-            // 2-D product with a block → token indicator (a gather along the last axis is ~10× slower on
-            // wasm), already scaled by BIG so that kept entries come out as exactly BIG − BIG = 0.
-            const r = t1 - t0;
-            const keyBlock = tf.floorDiv(tf.range(0, k1, 1, "int32"), tf.scalar(blockSize, "int32"));
-            const pos = tf.range(offset + t0, offset + t1, 1, "int32").reshape([-1, 1]);
-            const keys = tf.range(0, k1, 1, "int32").reshape([1, -1]);
-            const local = tf.logicalAnd(tf.lessEqual(keys, pos), tf.equal(keyBlock.reshape([1, -1]), tf.floorDiv(pos, tf.scalar(blockSize, "int32"))));
-            const localBias = local.cast("float32").sub(1).mul(BIG); // [r, k1]
-            if (topK === 1) return tf.broadcastTo(localBias, [batch, heads, r, k1]);
-            // Rank 4 at most: WebGPU's tile/broadcast of rank ≥ 5 falls back to a synchronous read.
-            // Indicators by comparison, not tf.oneHot: wasm writes int32 bits into a float32 oneHot, and
-            // WebGPU cannot transpose an int32 one. Rank 3 at most (WebGPU tiles rank ≥ 5 on the host).
-            const blockIds = tf.range(0, nb, 1, "int32");
-            // Reduced over the last axis: a cast bool→float on WebGPU is still int data for its transpose.
-            const chosen = tf.equal(blockIds.reshape([1, nb, 1]), ix!.reshape([batch * heads * r, 1, -1])).cast("float32").sum(-1); // [bhr, nb]
-            const expand = tf.equal(blockIds.reshape([nb, 1]), keyBlock.reshape([1, k1])).cast("float32").mul(BIG); // [nb, k1]
-            return batchMatMul(chosen, expand).reshape([batch, heads, r, k1]).add(localBias);
-          });
-          const logits = batchMatMul(qs.slice([0, 0, t0, 0], [-1, -1, t1 - t0, -1]), k.slice([0, 0, 0, 0], [-1, -1, k1, -1]), false, true);
-          const p = tf.softmax(logits.add(bias));
-          return batchMatMul(p, v.slice([0, 0, 0, 0], [-1, -1, k1, -1]));
-        }),
-      );
-    }
-    return { output: (outs.length === 1 ? outs[0]! : tf.concat(outs, 2)) as tf.Tensor4D, indices: indices as tf.Tensor4D };
+    const output = grouped ? groupedBlockAttention(q, k, v, indices, plan) : maskedBlockAttention(q, k, v, indices, plan);
+    return { output, indices: indices as tf.Tensor4D };
   });
   if (returnIndices) return result;
   result.indices.dispose();
   return result.output;
+}
+
+/** True where the routing can be read back synchronously and 2-D products are the fast path. */
+function groupsOnHost(): boolean {
+  const backend = tf.getBackend();
+  return backend === "wasm" || backend === "cpu";
 }
