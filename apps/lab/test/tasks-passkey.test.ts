@@ -107,7 +107,7 @@ describe("passkey task", () => {
     ]);
     for (const r of rows) {
       expect(r.step).toBe(7);
-      expect(Object.keys(r.metrics).sort()).toEqual(["accuracy", "digitAccuracy", "hitRate", "hitRateAny"]);
+      expect(Object.keys(r.metrics).sort()).toEqual(["accuracy", "digitAccuracy", "hitRate", "hitRateAny", "hitRateChance"]);
       for (const v of Object.values(r.metrics)) expect(v >= 0 && v <= 1).toBe(true);
     }
     const dense = createPasskeyTask({ trainLength: 60, evalExamples: 4 });

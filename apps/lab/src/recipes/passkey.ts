@@ -69,9 +69,11 @@ export const passkeyRecipe: Recipe = {
     const series = (r: { run: string; e: EvalRow }) => (r.e.variant ? `${r.run} ${r.e.variant}` : r.run);
     const table: ReportTable = {
       title: "Passkey accuracy by prompt length",
-      columns: ["model", "retrieval", "length", "accuracy", "digit accuracy", "retrieval hit rate"],
-      rows: rows.map(({ run, e }) => [run, e.variant ?? "full attention", e.length, e.metrics.accuracy ?? null, e.metrics.digitAccuracy ?? null, e.metrics.hitRate ?? null]),
-      note: "Accuracy: all 5 digits of the key right under greedy decoding. Hit rate: share of (layer, head, answer query) whose retrieved blocks include one of the key line's blocks.",
+      columns: ["model", "retrieval", "length", "accuracy", "digit accuracy", "retrieval hit rate", "hit rate by chance"],
+      rows: rows.map(({ run, e }) => [run, e.variant ?? "full attention", e.length, e.metrics.accuracy ?? null, e.metrics.digitAccuracy ?? null, e.metrics.hitRate ?? null, e.metrics.hitRateChance ?? null]),
+      note:
+        "Accuracy: all 5 digits of the key right under greedy decoding. Hit rate: share of (layer, head, answer query) whose retrieved memory blocks include one of the key line's blocks; " +
+        "by chance: the same for k memory blocks drawn at random (1 when the memory holds no more than k blocks).",
     };
     const charts: ChartSpec[] = [
       {

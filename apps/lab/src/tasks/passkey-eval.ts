@@ -123,6 +123,13 @@ export async function retrievalForward(model: tf.LayersModel, spec: TextModelSpe
   return { logits, selections };
 }
 
+/** Probability that k of n memory blocks drawn at random include one of the c key blocks among them. */
+function chanceHit(n: number, c: number, k: number): number {
+  let miss = 1;
+  for (let j = 0; j < Math.min(k, n); j++) miss *= Math.max(0, n - c - j) / (n - j);
+  return 1 - miss;
+}
+
 /** Accuracy with top-k retrieval, and the hit rates of the answer-predicting queries. */
 export async function evaluateRetrieval(model: tf.LayersModel, spec: TextModelSpec, set: PasskeySet, o: RetrievalOptions): Promise<Record<string, number>> {
   const block = o.blockSize + 1;
@@ -133,6 +140,7 @@ export async function evaluateRetrieval(model: tf.LayersModel, spec: TextModelSp
   let hits = 0;
   let rows = 0;
   let anyHits = 0;
+  let chance = 0;
   for (let first = 0; first < set.ids.length; first += o.batch) {
     const ids = set.ids.slice(first, first + o.batch);
     const { logits, selections } = await retrievalForward(model, spec, ids, o, chunkSize, queries);
@@ -142,7 +150,9 @@ export async function evaluateRetrieval(model: tf.LayersModel, spec: TextModelSp
     tally(pred, set, first, acc);
     ids.forEach((_, r) => {
       const keys = new Set(set.keyBlocks[first + r]);
-      queries.forEach((_, qi) => {
+      queries.forEach((p, qi) => {
+        const memoryBlocks = (Math.floor(p / chunkSize) * chunkSize) / block;
+        chance += chanceHit(memoryBlocks, [...keys].filter((b) => b < memoryBlocks).length, o.topK);
         let any = false;
         for (const layer of selections) {
           for (const head of layer[r]![qi]!) {
@@ -164,5 +174,7 @@ export async function evaluateRetrieval(model: tf.LayersModel, spec: TextModelSp
     hitRate: rows === 0 ? 0 : hits / rows,
     /** Over queries: some head of some layer retrieved a key block. */
     hitRateAny: anyHits / (n * queries.length),
+    /** hitRate of a retrieval that picks memory blocks at random. */
+    hitRateChance: chance / (n * queries.length),
   };
 }
