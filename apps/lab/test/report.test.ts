@@ -164,7 +164,7 @@ describe("renderReport", () => {
   it("shows the claim, environment and notes", () => {
     expect(html).toMatch(/<div class="claim holds">[^]*Verdict: <span class="verdict">holds<\/span>[^]*accuracy 0\.4 vs 0\.3 at length 64/);
     expect(html).toContain("<tr><th scope=\"row\">wall time</th><td>12 s</td></tr>");
-    expect(html).toContain("wasm, software (software WebGPU adapter skipped)");
+    expect(html).toContain("<td>wasm (software WebGPU adapter skipped)</td>");
     expect(html).toContain("@tensorflow/tfjs 4.22.0, @attnkit/models 0.1.0");
     expect(html).toContain("<li>Seeds 1 only.</li>");
     expect(html).not.toMatch(/<script(?![^>]*type="application\/json")/);
@@ -217,7 +217,9 @@ describe("renderReport escaping", () => {
 describe("renderReport edge inputs", () => {
   it("renders a run without evaluations or training rows, and no runs at all", async () => {
     const untrained = run("untrained", [], []);
-    const { html, markdown } = await renderReport({ title: "Nothing yet", runs: [untrained] });
+    const gpu = { name: "webgpu", adapter: "NVIDIA H200", hardware: true };
+    const { html, markdown } = await renderReport({ title: "Nothing yet", runs: [{ ...untrained, config: { ...untrained.config, backend: gpu } }] });
+    expect(html).toContain("<td>webgpu, adapter NVIDIA H200, hardware</td>");
     expect(htmlTable(html, "Results").rows).toEqual([["untrained", "mqar", "–", "–", "–", "–"]]);
     expect(chartData(html)).toEqual([]);
     expect(markdown).toContain("| untrained | mqar | – | – | – | – |");

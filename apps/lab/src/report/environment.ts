@@ -5,7 +5,8 @@ import type { RunConfig, RunRecord } from "../run-files";
 function describeBackend(backend: RunConfig["backend"]): string {
   const parts = [backend.name];
   if (backend.adapter !== undefined && backend.adapter !== "") parts.push(`adapter ${backend.adapter}`);
-  if (backend.hardware !== undefined) parts.push(backend.hardware ? "hardware" : "software");
+  // Hardware or software only tells WebGPU adapters apart; cpu and wasm are always software.
+  if (backend.name === "webgpu" && backend.hardware !== undefined) parts.push(backend.hardware ? "hardware" : "software renderer");
   const text = parts.join(", ");
   return backend.note !== undefined && backend.note !== "" ? `${text} (${backend.note})` : text;
 }
