@@ -3,7 +3,7 @@ import SummaryReporter from "./tooling/testing/src/reporter";
 
 export default defineConfig({
   test: {
-    projects: ["packages/*", "apps/*"],
+    projects: ["packages/*", "apps/*/vitest.config.ts"],
     reporters: ["default", new SummaryReporter()],
   },
 });
