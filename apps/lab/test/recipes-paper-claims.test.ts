@@ -1,5 +1,8 @@
 // The passkey, mnist, moby-dick and collapse recipes: every model of the full and reduced setups is
 // valid for its task, and summarize() reaches the right verdict on synthetic runs, both ways.
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "@attnkit/core";
 import { defineModel, type ModelSpec } from "@attnkit/models";
@@ -8,7 +11,7 @@ import { mnistRecipe } from "../src/recipes/mnist";
 import { mobyDickRecipe } from "../src/recipes/moby-dick";
 import { passkeyRecipe } from "../src/recipes/passkey";
 import type { Recipe } from "../src/recipes/recipe";
-import type { EvalRow, RunRecord, TrainRow } from "../src/run-files";
+import { INSPECT_FILE, type EvalRow, type RunRecord, type TrainRow } from "../src/run-files";
 import { createCollapseTask } from "../src/tasks/collapse";
 import { createMnistTask } from "../src/tasks/mnist";
 import { createMobyDickTask } from "../src/tasks/moby-dick";
@@ -87,8 +90,23 @@ describe("recipe verdicts", () => {
     expect(good.claim.holds).toBe(true);
     // 0.5 s per step × 8,000 digits / batch 32.
     expect(good.tables[0]!.rows[0]).toEqual(["biformer", 0.97, expect.any(Number), 125]);
+    expect(good.charts).toHaveLength(2);
     expect(mnistRecipe.summarize(runs(0.9, 0.96)).claim.holds).toBe(false);
     expect(mnistRecipe.summarize(runs(0.12, 0.1)).claim.holds).toBeNull();
+  });
+
+  it("mnist: the runs' routed-region heatmaps join the comparison", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "lab-recipe-"));
+    try {
+      const heatmap = { title: "Routed regions", kind: "heatmap", data: [{ column: 0, row: 0, share: 1 }], x: "column", y: "row", value: "share" };
+      await writeFile(path.join(dir, INSPECT_FILE), JSON.stringify({ charts: [heatmap], tables: [{ title: "where queries route", columns: ["layer"], rows: [["a"]] }] }));
+      const bra = { ...run("biformer", specOf(mnistRecipe, "biformer"), [ev(500, null, undefined, { accuracy: 0.9 })]), dir };
+      const summary = mnistRecipe.summarize([bra, run("vit", specOf(mnistRecipe, "vit"), [ev(500, null, undefined, { accuracy: 0.9 })])]);
+      expect(summary.charts.map((c) => c.title)).toContain("Routed regions");
+      expect(summary.tables.map((t) => t.title)).toContain("where queries route");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("moby-dick: graph routers fluctuate less late in training at no loss cost", () => {

@@ -1,11 +1,14 @@
 // BiFormer's claim at small scale: bi-level routing attention (each region attends only to its top-k
 // routed regions, plus local context enhancement) classifies as well as a plain ViT of similar size,
 // here on the real MNIST digits; the report adds time per epoch and the routed-region heatmaps.
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { defineModel, preset } from "@attnkit/models";
 import { finalEvals } from "../report/evals";
 import type { ChartSpec, ClaimCheck, ReportTable } from "../report/types";
-import type { RunRecord } from "../run-files";
+import { INSPECT_FILE, type RunRecord } from "../run-files";
 import { MNIST_TRAIN_SIZE } from "../tasks/mnist";
+import type { TaskInspection } from "../tasks/task";
 import type { Recipe, RecipeSetup } from "./recipe";
 
 interface Row {
@@ -68,6 +71,12 @@ export const mnistRecipe: Recipe = {
       { title: "MNIST test accuracy", kind: "bar", data: rows.map((r) => ({ model: r.name, accuracy: r.accuracy })), x: "model", y: "accuracy", xType: "nominal" },
       { title: "Training time per epoch", kind: "bar", data: rows.map((r) => ({ model: r.name, seconds: r.epochSeconds })), x: "model", y: "seconds", xType: "nominal", yTitle: "seconds per epoch" },
     ];
-    return { claim: checkClaim(rows.find((r) => r.name === "biformer"), rows.find((r) => r.name === "vit")), tables: [table], charts };
+    // The routed-region heatmaps each run's inspect() left in its directory.
+    const inspections = runs.map((r) => join(r.dir, INSPECT_FILE)).filter((f) => existsSync(f)).map((f) => JSON.parse(readFileSync(f, "utf8")) as TaskInspection);
+    return {
+      claim: checkClaim(rows.find((r) => r.name === "biformer"), rows.find((r) => r.name === "vit")),
+      tables: [table, ...inspections.flatMap((i) => i.tables ?? [])],
+      charts: [...charts, ...inspections.flatMap((i) => i.charts ?? [])],
+    };
   },
 };
