@@ -78,11 +78,11 @@ async function build() {
   timed("site (VitePress)", () => run(bin("vitepress"), ["build", "."], docs));
 }
 
-/** Newest modification time under `dir`, skipping build outputs. */
+/** Newest modification time of the files under `dir`, skipping build outputs (directory times change with every build and test run). */
 function newest(dir) {
   if (!existsSync(dir)) return 0;
   const skip = new Set(["node_modules", "dist", "cache", "api", ".api-entries", "test-artifacts", "test"]);
-  let latest = statSync(dir).mtimeMs;
+  let latest = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     if (entry.isDirectory() && skip.has(entry.name)) continue;
     const full = path.join(dir, entry.name);
