@@ -3,6 +3,7 @@
 // comparison continues with `resume --run OUT`: finished runs are kept, the interrupted one resumes from
 // its checkpoint, the rest start.
 import { existsSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { OptionError } from "@attnkit/core";
@@ -10,14 +11,20 @@ import { writeFileAtomic } from "../engine/atomic";
 import { setupBackend } from "../engine/backend";
 import { formatDuration } from "../engine/progress";
 import { readRun } from "../engine/run-dir";
+import { trainInChildren, type ChildRun } from "../engine/child-runs";
 import { checkTrainOptions, startRun } from "../engine/start-run";
 import { trainRun } from "../engine/train";
 import { textTable } from "../engine/text-table";
 import { writeReport } from "../report";
 import { getRecipe } from "../recipes";
 import type { RecipeSetup } from "../recipes/recipe";
-import { COMPARE_FILE, CONFIG_FILE, REPORT_HTML, RUNS_DIR } from "../run-files";
-import { interrupted, say, type CommandContext, type ExitCode } from "./context";
+import { COMPARE_FILE, CONFIG_FILE, EVAL_FILE, REPORT_HTML, RUNS_DIR } from "../run-files";
+import { EXIT_INTERRUPTED, interrupted, say, type CommandContext, type ExitCode } from "./context";
+
+function interruptedCompare(ctx: CommandContext, out: string): ExitCode {
+  say(ctx, `interrupted; every unfinished run has a checkpoint. Continue with: attnkit-lab resume --run ${out}`);
+  return EXIT_INTERRUPTED;
+}
 
 export interface CompareArgs {
   recipe: string;
@@ -25,6 +32,11 @@ export interface CompareArgs {
   out: string;
   backend?: string | undefined;
   steps?: number | undefined;
+  jobs?: number | undefined;
+  /** Only these of the recipe's models. */
+  models?: string[] | undefined;
+  /** Task options merged over the recipe's (e.g. fewer test examples). */
+  taskOptions?: Record<string, unknown> | undefined;
 }
 
 /** `OUT/compare.json`. */
@@ -35,7 +47,10 @@ export interface CompareFile {
   createdAt: string;
   /** The --steps override, when given. */
   steps?: number;
+  /** The --task-options override, when given. */
+  taskOptions?: Record<string, unknown>;
   backend?: string;
+  /** The models trained (all of the recipe's unless --models chose some). */
   models: string[];
   /** Summed training wall time of the runs, once all finished. */
   wallMs?: number;
@@ -44,6 +59,13 @@ export interface CompareFile {
 
 function setupFor(file: CompareFile): RecipeSetup {
   const setup = getRecipe(file.recipe).setup({ reduced: file.reduced });
+  if (file.taskOptions) setup.task = { ...setup.task, options: { ...setup.task.options, ...file.taskOptions } };
+  if (file.models.length > 0) {
+    const known = setup.models.map((m) => m.name);
+    const unknown = file.models.filter((m) => !known.includes(m));
+    if (unknown.length > 0) throw new OptionError(`--models: recipe '${file.recipe}' has no model ${unknown.map((m) => `'${m}'`).join(", ")}; its models: ${known.join(", ")}`);
+    setup.models = setup.models.filter((m) => file.models.includes(m.name));
+  }
   if (file.steps !== undefined) {
     const evalEvery = setup.train.evalEvery >= file.steps ? 0 : setup.train.evalEvery;
     setup.train = { ...setup.train, steps: file.steps, evalEvery };
@@ -69,23 +91,34 @@ export async function compareCommand(args: CompareArgs, ctx: CommandContext): Pr
     createdAt: new Date().toISOString(),
     ...(args.steps !== undefined ? { steps: args.steps } : {}),
     ...(args.backend !== undefined ? { backend: args.backend } : {}),
-    models: [],
+    ...(args.taskOptions !== undefined ? { taskOptions: args.taskOptions } : {}),
+    models: args.models ?? [],
   };
   file.models = setupFor(file).models.map((m) => m.name);
   await mkdir(out, { recursive: true });
   await writeFileAtomic(path.join(out, COMPARE_FILE), `${JSON.stringify(file, null, 2)}\n`);
-  return continueCompare(out, ctx);
+  return continueCompare(out, ctx, { jobs: args.jobs });
+}
+
+/** Parallel runs by default where each process uses one core (wasm, cpu); one at a time on a GPU. */
+function defaultJobs(backend: string): number {
+  return backend === "webgpu" ? 1 : Math.min(2, availableParallelism());
 }
 
 /** Runs (or resumes) every unfinished model of the comparison in `out`, then writes its report. */
-export async function continueCompare(out: string, ctx: CommandContext, backendOverride?: string): Promise<ExitCode> {
+export async function continueCompare(out: string, ctx: CommandContext, options: { backend?: string | undefined; jobs?: number | undefined } = {}): Promise<ExitCode> {
   const file = await readCompareFile(out);
   const recipe = getRecipe(file.recipe);
   const setup = setupFor(file);
   say(ctx, `${recipe.title}${file.reduced ? " (reduced)" : ""}: ${setup.models.length} models, ${setup.train.steps} steps each`);
-  const backend = await setupBackend(backendOverride ?? file.backend, (l) => say(ctx, l));
+  const backend = await setupBackend(options.backend ?? file.backend, (l) => say(ctx, l));
+  const jobs = options.jobs ?? defaultJobs(backend.name);
+  if (jobs < 1 || !Number.isInteger(jobs)) throw new OptionError(`--jobs must be a positive integer, got ${jobs}`);
+  const pending: ChildRun[] = [];
   for (const model of setup.models) {
     const dir = path.join(out, RUNS_DIR, model.name);
+    if (existsSync(path.join(dir, EVAL_FILE))) continue;
+    pending.push({ name: model.name, dir });
     if (!existsSync(path.join(dir, CONFIG_FILE))) {
       await startRun(dir, {
         name: model.name,
@@ -97,8 +130,16 @@ export async function continueCompare(out: string, ctx: CommandContext, backendO
         ...(setup.lengths ? { evalLengths: setup.lengths } : {}),
       });
     }
-    const result = await trainRun(dir, { log: (l) => say(ctx, l), progress: ctx.out, stop: ctx.stop, ...(ctx.stopAfter !== undefined ? { stopAfter: ctx.stopAfter } : {}) });
-    if (result.status === "interrupted") return interrupted(ctx, out, result.step);
+  }
+  if (jobs > 1 && pending.length > 1) {
+    say(ctx, `training ${pending.length} runs, ${jobs} at a time in child processes`);
+    const extra = ["--backend", backend.name, ...(ctx.stopAfter !== undefined ? ["--stop-after", String(ctx.stopAfter)] : [])];
+    if ((await trainInChildren(pending, jobs, extra, ctx.out, ctx.stop)) === "interrupted") return interruptedCompare(ctx, out);
+  } else {
+    for (const { dir } of pending) {
+      const result = await trainRun(dir, { log: (l) => say(ctx, l), progress: ctx.out, stop: ctx.stop, ...(ctx.stopAfter !== undefined ? { stopAfter: ctx.stopAfter } : {}) });
+      if (result.status === "interrupted") return interrupted(ctx, out, result.step);
+    }
   }
   const runs = await Promise.all(file.models.map((m) => readRun(path.join(out, RUNS_DIR, m), m)));
   file.wallMs = runs.reduce((sum, r) => sum + (r.train.at(-1)?.elapsedMs ?? 0), 0);

@@ -9,9 +9,9 @@ import { continueCompare } from "./compare";
 import { interrupted, say, type CommandContext, type ExitCode } from "./context";
 import { printEvals } from "./eval";
 
-export async function resumeCommand(args: { run: string; backend?: string | undefined }, ctx: CommandContext): Promise<ExitCode> {
+export async function resumeCommand(args: { run: string; backend?: string | undefined; jobs?: number | undefined }, ctx: CommandContext): Promise<ExitCode> {
   const dir = path.resolve(args.run);
-  if (existsSync(path.join(dir, COMPARE_FILE))) return continueCompare(dir, ctx, args.backend);
+  if (existsSync(path.join(dir, COMPARE_FILE))) return continueCompare(dir, ctx, { backend: args.backend, jobs: args.jobs });
   assertRunDir(dir);
   const config = await readConfig(dir);
   // The run's own backend by default: an exact continuation needs the same arithmetic.

@@ -81,8 +81,8 @@ export const mqarRecipe: Recipe = {
     return {
       task: { name: "mqar", options: { vocabSize, seqLen, numKvPairs, trainExamples, testExamples } },
       models: models(size),
+      // Evaluated at the task's default lengths: T, 2T and 4T with proportionally more pairs.
       train: { steps: size.steps, batch: size.batch, lr: size.lr, seed: 123, evalEvery: size.evalEvery, checkpointEvery: 0 },
-      lengths: [seqLen, 2 * seqLen, 4 * seqLen].filter((l) => l < vocabSize),
     };
   },
   summarize(runs) {
