@@ -46,7 +46,7 @@ function apiReference() {
   }
   writeFileSync(
     path.join(entries, "tsconfig.json"),
-    JSON.stringify({ extends: "@attnkit/tsconfig/base.json", compilerOptions: { noEmit: true, types: ["node", "@webgpu/types"] }, include: ["*.ts"] }, null, 2),
+    JSON.stringify({ extends: "@attnkit/tsconfig/base.json", compilerOptions: { noEmit: true, types: ["node"] }, include: ["*.ts"] }, null, 2),
   );
   rmSync(path.join(docs, "api"), { recursive: true, force: true });
   run(bin("typedoc"), [], docs);
