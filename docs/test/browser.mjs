@@ -76,8 +76,13 @@ try {
       if (s.status !== "done") problems.push(`example ${s.name}: ${s.status}`);
       results.push({ route, ...s });
     }
-    const shot = path.join(artifacts, `${route.replace(/^\//, "").replace(/\//g, "-") || "index"}.png`);
-    await page.screenshot({ path: shot, fullPage: true });
+    const slug = route.replace(/^\//, "").replace(/\//g, "-") || "index";
+    await page.screenshot({ path: path.join(artifacts, `${slug}.png`), fullPage: true });
+    // One picture per example too: its output, backend and visualisation at full resolution.
+    for (const element of await page.$$(".live-example")) {
+      const name = (await element.getAttribute("data-example")) ?? "example";
+      await element.screenshot({ path: path.join(artifacts, `${slug}--${name.replace(/\//g, "-")}.png`) });
+    }
     await page.close();
     const secs = ((Date.now() - started) / 1000).toFixed(1);
     const line = states.map((s) => `${s.name}=${s.backend || s.status}${s.seconds ? ` ${s.seconds} s` : ""}`).join(", ");
