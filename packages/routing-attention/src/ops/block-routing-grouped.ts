@@ -1,8 +1,8 @@
 // MoBA block routing grouped by key block (the idea of moba_efficient.py), for backends with synchronous
 // reads and fast 2-D products (wasm, cpu). Gathering topK·blockSize keys per query would cost
 // seqQ·topK·blockSize·dim memory; instead every key block attends, in one 2-D product, the queries that
-// chose it plus its own queries (causally masked). Each (query, block) pair leaves a partial output with
-// its row max and sum of exponentials, and the partials of a query are merged by a log-sum-exp combine.
+// chose it plus its own queries (causally masked). Each (query, block) pair leaves a normalised partial
+// output with its log-sum-exp, and the partials of a query are merged by a log-sum-exp combine.
 // The backward pass is written out like flash attention: weights are recomputed per key block from the
 // saved log-sum-exp, and dK, dV are accumulated per block.
 //
@@ -10,8 +10,7 @@
 // and in query chunks that bound the stacked partials. Group sizes depend on the routing, which is read
 // to the host once per call; the plan is reused by the backward pass.
 import * as tf from "@tensorflow/tfjs";
-import type { BlockPlan } from "./block-routing-masked";
-import { MASKED } from "./common";
+import { MASKED, type BlockPlan } from "./common";
 
 /** The queries of one chunk that attend one key block: its own queries first (causal), then the choosers. */
 interface Group {
@@ -28,20 +27,24 @@ interface Chunk {
   t0: number;
   t1: number;
   groups: Group[];
-  /** Slot-major `[topK, t1 − t0]` rows of the stacked partials; `size` (an empty row) for an unused slot. */
+  /** Slot-major `[width, t1 − t0]` rows of the stacked partials; `size` (an empty row) for an unused slot. */
   slots: Int32Array;
+  /** Slots per query: topK, or fewer when the chunk's queries have fewer blocks to attend. */
+  width: number;
   size: number;
 }
 
 /** Groups and slots of queries [t0, t1) of one pair, from its chosen past blocks `past: [seqQ, topK − 1]`. */
 function planChunk(past: Int32Array, t0: number, t1: number, offset: number, blockSize: number, topK: number): Chunk {
   const rows = t1 - t0;
-  const width = topK - 1;
+  const pastWidth = topK - 1;
   const blocks = Math.floor((offset + t1 - 1) / blockSize) + 1;
+  // A query attends its own block and at most blocks − 1 past ones: later slots are always unused.
+  const width = Math.min(topK, blocks);
   const members: number[][] = Array.from({ length: blocks }, () => []);
   // Slot s of query t0 + u belongs to group groupOf[s·rows + u] at position posOf[...] (−1: unused).
-  const groupOf = new Int32Array(topK * rows).fill(-1);
-  const posOf = new Int32Array(topK * rows);
+  const groupOf = new Int32Array(width * rows).fill(-1);
+  const posOf = new Int32Array(width * rows);
   const put = (slot: number, block: number, t: number) => {
     groupOf[slot] = block;
     posOf[slot] = members[block]!.push(t) - 1;
@@ -49,8 +52,8 @@ function planChunk(past: Int32Array, t0: number, t1: number, offset: number, blo
   for (let t = t0; t < t1; t++) put(t - t0, Math.floor((offset + t) / blockSize), t);
   const ownCount = members.map((m) => m.length);
   for (let t = t0; t < t1; t++) {
-    for (let s = 0; s < width; s++) {
-      const block = past[t * width + s]!;
+    for (let s = 0; s < width - 1; s++) {
+      const block = past[t * pastWidth + s]!;
       if (block >= 0) put((s + 1) * rows + t - t0, block, t);
     }
   }
@@ -64,9 +67,9 @@ function planChunk(past: Int32Array, t0: number, t1: number, offset: number, blo
     const own = ownCount[block]!;
     groups.push({ block, rows: Int32Array.from(m), own, ownFrom: own > 0 ? offset + m[0]! - block * blockSize : 0 });
   });
-  const slots = new Int32Array(topK * rows);
+  const slots = new Int32Array(width * rows);
   for (let i = 0; i < slots.length; i++) slots[i] = groupOf[i]! < 0 ? size : start[groupOf[i]!]! + posOf[i]!;
-  return { t0, t1, groups, slots, size };
+  return { t0, t1, groups, slots, width, size };
 }
 
 /** Chunks of every (batch, head) pair, from the routing `indices: [b, h, seqQ, topK − 1]` read to the host. */
@@ -117,12 +120,12 @@ function groupScores(qg: tf.Tensor2D, kt: tf.Tensor2D, g: Group, causal: tf.Tens
 }
 
 /** Σ over slots of `parts` rows (stacked, plus an empty row), each slot's rows weighted by `weights[slot]` when given. */
-function sumSlots(parts: tf.Tensor2D[], chunk: Chunk, topK: number, weights: tf.Tensor2D | null): tf.Tensor2D {
+function sumSlots(parts: tf.Tensor2D[], chunk: Chunk, weights: tf.Tensor2D | null): tf.Tensor2D {
   const rows = chunk.t1 - chunk.t0;
   const stacked = tf.concat([...parts, tf.zeros([1, parts[0]!.shape[1]])]);
   tf.dispose(parts);
   let sum: tf.Tensor2D | null = null;
-  for (let s = 0; s < topK; s++) {
+  for (let s = 0; s < chunk.width; s++) {
     // One tidy per slot: only the running sum outlives it.
     const next: tf.Tensor2D = tf.tidy(() => {
       const at = tf.tensor2d(chunk.slots.subarray(s * rows, (s + 1) * rows), [rows, 1], "int32");
@@ -151,7 +154,7 @@ interface PairForward {
 
 /** Output `[seqQ, dv]` and log-sum-exp `[seqQ, 1]` of one pair; `qp` is already scaled. */
 function pairForward(qp: tf.Tensor2D, kp: tf.Tensor2D, vp: tf.Tensor2D, chunks: Chunk[], plan: BlockPlan, causal: tf.Tensor2D): PairForward {
-  const { blockSize, topK } = plan;
+  const { blockSize } = plan;
   const [, d] = qp.shape;
   const dv = vp.shape[1];
   const n = Math.ceil(kp.shape[0] / blockSize);
@@ -162,29 +165,28 @@ function pairForward(qp: tf.Tensor2D, kp: tf.Tensor2D, vp: tf.Tensor2D, chunks: 
   for (const chunk of chunks) {
     const [out, lse] = tf.tidy(() => {
       const os: tf.Tensor2D[] = [];
-      const maxes: tf.Tensor[] = [];
-      const sums: tf.Tensor[] = [];
+      const groupLse: tf.Tensor[] = [];
       for (const g of chunk.groups) {
-        const [o, mx, l] = tf.tidy(() => {
+        const [o, lse] = tf.tidy(() => {
           const qg = tf.gatherND(qp, tf.tensor2d(g.rows, [g.rows.length, 1], "int32")) as tf.Tensor2D;
           const s = groupScores(qg, blockAt(kt, g.block, d, blockSize), g, causal);
-          const mx = s.max(1, true);
-          const e = tf.exp(s.sub(mx));
-          return [tf.matMul(e, blockAt(vb, g.block, blockSize, dv)), mx, e.sum(1, true)];
+          // tf.softmax is one fused kernel on wasm (vectorised exp), 4× faster than tf.exp alone. The
+          // partial's log-sum-exp follows from the row max and the largest weight, 1 / Σ exp(s − max).
+          const p = tf.softmax(s);
+          return [tf.matMul(p, blockAt(vb, g.block, blockSize, dv)), s.max(1, true).sub(p.max(1, true).log())];
         });
         os.push(o as tf.Tensor2D);
-        maxes.push(mx!);
-        sums.push(l!);
+        groupLse.push(lse!);
       }
-      // Log-sum-exp combine: out = Σ_slot w·o / Σ_slot w·l with w = exp(max_slot − max over the query's slots).
+      // Log-sum-exp combine of the normalised partials: out = Σ_slot w·o / Σ_slot w, w = exp(lse_slot − max).
       const rows = chunk.t1 - chunk.t0;
       // Scalars per partial gathered as 1-element rows: gatherND is ~10× faster than gather on wasm.
-      const slots = tf.tensor3d(chunk.slots, [topK, rows, 1], "int32");
-      const slotMax = tf.gatherND(tf.concat([...maxes, tf.tensor2d([[MASKED]])]), slots).reshape([topK, rows]);
-      const top = slotMax.max(0, true);
-      const w = tf.exp(slotMax.sub(top)) as tf.Tensor2D;
-      const den = w.mul(tf.gatherND(tf.concat([...sums, tf.zeros([1, 1])]), slots).reshape([topK, rows])).sum(0).reshape([rows, 1]);
-      return [sumSlots(os, chunk, topK, w).div(den), top.reshape([rows, 1]).add(den.log())];
+      const slots = tf.tensor3d(chunk.slots, [chunk.width, rows, 1], "int32");
+      const slotLse = tf.gatherND(tf.concat([...groupLse, tf.tensor2d([[MASKED]])]), slots).reshape([chunk.width, rows]);
+      const top = slotLse.max(0, true);
+      const w = tf.exp(slotLse.sub(top)) as tf.Tensor2D;
+      const den = w.sum(0).reshape([rows, 1]);
+      return [sumSlots(os, chunk, w).div(den), top.reshape([rows, 1]).add(den.log())];
     });
     outs.push(out!);
     lses.push(lse!);
@@ -194,7 +196,7 @@ function pairForward(qp: tf.Tensor2D, kp: tf.Tensor2D, vp: tf.Tensor2D, chunks: 
 
 /** Gradients `[seqQ, d]`, `[seqK, d]`, `[seqK, dv]` of one pair; `qp` is scaled, `dq` comes out scaled back. */
 function pairBackward(qp: tf.Tensor2D, kp: tf.Tensor2D, vp: tf.Tensor2D, dop: tf.Tensor2D, op: tf.Tensor2D, lse: tf.Tensor2D, chunks: Chunk[], plan: BlockPlan, causal: tf.Tensor2D): tf.Tensor2D[] {
-  const { blockSize, topK, scale } = plan;
+  const { blockSize, scale } = plan;
   const [, d] = qp.shape;
   const [seqK, dv] = vp.shape;
   const n = Math.ceil(seqK / blockSize);
@@ -229,7 +231,7 @@ function pairBackward(qp: tf.Tensor2D, kp: tf.Tensor2D, vp: tf.Tensor2D, dop: tf
       accumulate(dkt, g.block, dk!);
       accumulate(dvt, g.block, dvb!);
     }
-    dqs.push(tf.tidy(() => sumSlots(parts, chunk, topK, null).mul(scale)));
+    dqs.push(tf.tidy(() => sumSlots(parts, chunk, null).mul(scale)));
   }
   return tf.tidy(() => {
     // Blocks no query attended get zero gradients; the padding of a partial last block is cut off.

@@ -6,18 +6,10 @@
 // (block-routing-grouped.ts).
 import * as tf from "@tensorflow/tfjs";
 import { batchMatMul } from "@attnkit/core";
-import { detached } from "./common";
+import { detached, type BlockPlan } from "./common";
 
 /** Mask offset: large enough to zero a weight, small enough that BIG − BIG and logit − BIG stay finite. */
 const BIG = 1e30;
-
-export interface BlockPlan {
-  blockSize: number;
-  topK: number;
-  scale: number;
-  /** Query rows per chunk. */
-  blockRows: number;
-}
 
 /** Output `[b, h, seqQ, dv]` for the chosen past blocks `indices: [b, h, seqQ, topK − 1]` (−1 padded). */
 export function maskedBlockAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, indices: tf.Tensor, plan: BlockPlan): tf.Tensor4D {

@@ -2,6 +2,16 @@
 // works on every backend (TF.js's gather gradient needs UnsortedSegmentSum, which wasm lacks).
 import * as tf from "@tensorflow/tfjs";
 
+/** Settings of one blockRoutingAttention call, shared by its two formulations. */
+export interface BlockPlan {
+  blockSize: number;
+  /** Blocks per query including the current one. */
+  topK: number;
+  scale: number;
+  /** Query rows per chunk. */
+  blockRows: number;
+}
+
 /** Large negative logit for masked entries (finite, so a fully masked row never becomes NaN). */
 export const MASKED = -1e30;
 
