@@ -6,6 +6,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { batchMatMul, splitLeading } from "@attnkit/core";
 import { takeRows } from "./rows";
+import { view } from "./view";
 import type { LinearMode } from "./state";
 
 export interface EngineOptions {
@@ -119,7 +120,7 @@ function chunked(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, { logDecay, chunkSize
   const n = Math.ceil(seq! / c);
   const pad = n * c - seq!;
   // Zero padding at the end: padded keys write nothing; the padded outputs are cut off below.
-  const split = (x: tf.Tensor) => (pad > 0 ? x.pad([[0, 0], [0, 0], [0, pad], [0, 0]]) : x).reshape([batch!, heads!, n, c, x.shape[3]!]);
+  const split = (x: tf.Tensor) => view(pad > 0 ? x.pad([[0, 0], [0, 0], [0, pad], [0, 0]]) : x, [batch!, heads!, n, c, x.shape[3]!]);
   const qc = split(q);
   const kc = split(k);
   const vc = split(v);
@@ -141,15 +142,15 @@ function chunked(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, { logDecay, chunkSize
     // reverse scan), so the tape holds O(n) state instead of a log-depth scan's O(n log n) (which made
     // seq 16384 superlinear on wasm).
     const factor = tf.tile(tf.exp(logDecay.mul(c)).reshape([1, heads!]), [batch!, 1]).reshape([bh, 1]);
-    starts = decayScan(writes.reshape([bh, n, dk! * dv]), factor, start.reshape([bh, dk! * dv])).reshape([batch!, heads!, n, dk!, dv]);
+    starts = view(decayScan(view(writes, [bh, n, dk! * dv]), factor, start.reshape([bh, dk! * dv])), [batch!, heads!, n, dk!, dv]);
   }
   const inter = batchMatMul(qDecay ? qc.mul(qDecay) : qc, starts);
-  const sum = intra.add(inter).reshape([batch!, heads!, n * c, dv]);
+  const sum = view(intra.add(inter), [batch!, heads!, n * c, dv]);
   const o = pad > 0 ? sum.slice([0, 0, 0, 0], [-1, -1, seq!, -1]) : sum;
   // Final state from the last chunk's m real tokens only (the padding must not decay it); padded keys are
   // zero, so the whole last chunk can be used with exponents max(m − 1 − s, 0).
   const m = seq! - (n - 1) * c;
-  const last = (x: tf.Tensor, cols: number) => takeRows(x.reshape([bh, n, cols]), n - 1, 1);
+  const last = (x: tf.Tensor, cols: number) => takeRows(view(x, [bh, n, cols]), n - 1, 1);
   const lastStart = last(starts, dk! * dv).reshape([batch!, heads!, dk!, dv]);
   const kLast = last(kc, c * dk!).reshape([batch!, heads!, c, dk!]);
   const vLast = last(vc, c * dv).reshape([batch!, heads!, c, dv]);
