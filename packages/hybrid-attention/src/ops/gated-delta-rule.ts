@@ -7,6 +7,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { OptionError, ShapeError, assertBoolean, assertKnownOptions, assertNumber, assertRank, batchMatMul, checkAttentionInputs, resolveScale, shapeString, splitLeading, l2Normalize } from "@attnkit/core";
 import { takeRows } from "./rows";
+import { view } from "./view";
 import { checkChunkSize, checkMode, checkState, type LinearState, type OutputWithState } from "./state";
 
 export interface GatedDeltaRuleOptions {
@@ -183,7 +184,7 @@ function chunked(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, g: tf.Tensor, beta: t
   const n = Math.ceil(seq! / c);
   const pad = n * c - seq!;
   // Padding with k = 0, β = 0, log α = 0 leaves the state untouched: equivalent to a shorter last chunk.
-  const split4 = (x: tf.Tensor) => (pad > 0 ? x.pad([[0, 0], [0, 0], [0, pad], [0, 0]]) : x).reshape([b!, h!, n, c, x.shape[3]!]);
+  const split4 = (x: tf.Tensor) => view(pad > 0 ? x.pad([[0, 0], [0, 0], [0, pad], [0, 0]]) : x, [b!, h!, n, c, x.shape[3]!]);
   const split3 = (x: tf.Tensor) => (pad > 0 ? x.pad([[0, 0], [0, 0], [0, pad]]) : x).reshape([b!, h!, n, c]);
   const qc = split4(q);
   const kc = split4(k);
@@ -206,12 +207,13 @@ function chunked(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, g: tf.Tensor, beta: t
   const m = tf.eye(dk!).mul(tf.exp(gLast).expandDims(4)).sub(batchMatMul(kd, w, true, false));
   const bias = batchMatMul(kd, u, true, false);
   const all = affineScan(m, bias, s0);
-  const flat = all.reshape([b! * h!, n + 1, dk! * dv]);
-  const st = takeRows(flat, 0, n).reshape([b!, h!, n, dk!, dv]);
+  const flat = view(all, [b! * h!, n + 1, dk! * dv]);
+  const st = view(takeRows(flat, 0, n), [b!, h!, n, dk!, dv]);
   const s = takeRows(flat, n, 1).reshape([b!, h!, dk!, dv]);
   const vNew = u.sub(batchMatMul(w, st));
   const o = batchMatMul(qc.mul(eg), st).add(batchMatMul(batchMatMul(qc, kc, false, true).mul(decay), vNew));
-  return { output: o.reshape([b!, h!, n * c, dv]).slice([0, 0, 0, 0], [-1, -1, seq!, -1]), s };
+  const output = view(o, [b!, h!, n * c, dv]);
+  return { output: pad > 0 ? output.slice([0, 0, 0, 0], [-1, -1, seq!, -1]) : output, s };
 }
 
 export interface GatedDeltaGatesInputs {
