@@ -53,7 +53,7 @@ export const mobyDickRecipe: Recipe = {
       ],
       train: reduced
         ? { steps: 20, batch: 8, lr: 3e-3, seed: 0, evalEvery: 10, checkpointEvery: 0 }
-        : { steps: 400, batch: 16, lr: 3e-3, seed: 0, evalEvery: 50, checkpointEvery: 100 },
+        : { steps: 500, batch: 16, lr: 3e-3, seed: 0, evalEvery: 50, checkpointEvery: 100 },
     };
   },
   summarize(runs: RunRecord[]) {
