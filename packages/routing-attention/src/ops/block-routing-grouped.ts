@@ -10,6 +10,7 @@
 // and in query chunks that bound the stacked partials. Group sizes depend on the routing, which is read
 // to the host once per call; the plan is reused by the backward pass.
 import * as tf from "@tensorflow/tfjs";
+import { visibilityBias } from "@attnkit/core";
 import { MASKED, type BlockPlan } from "./common";
 
 /** The queries of one chunk that attend one key block: its own queries first (causal), then the choosers. */
@@ -111,9 +112,9 @@ const blockAt = (blocks: tf.Tensor2D, j: number, rows: number, cols: number): tf
  * Scores of a group's queries `qg: [m, d]` (scaled) against its block's keys `kt: [d, size]`; own-block
  * rows see keys up to their own position (which also hides a partial last block's padding).
  */
-function groupScores(qg: tf.Tensor2D, kt: tf.Tensor2D, g: Group, causal: tf.Tensor2D): tf.Tensor2D {
+function groupScores(qg: tf.Tensor2D, kt: tf.Tensor2D, g: Group, causal: tf.Tensor2D | null): tf.Tensor2D {
   const s = tf.matMul(qg, kt) as tf.Tensor2D;
-  if (g.own === 0) return s;
+  if (g.own === 0 || causal === null) return s;
   const size = causal.shape[0];
   const own = g.own === size ? causal : causal.slice([g.ownFrom, 0], [g.own, size]);
   return s.add(g.rows.length > g.own ? own.pad([[0, g.rows.length - g.own], [0, 0]]) : own);
@@ -140,12 +141,8 @@ function sumSlots(parts: tf.Tensor2D[], chunk: Chunk, weights: tf.Tensor2D | nul
   return sum!;
 }
 
-/** Causal bias `[size, size]` within a block: 0 where key ≤ query, MASKED elsewhere (built on the host). */
-function causalBias(size: number): tf.Tensor2D {
-  const bias = new Float32Array(size * size);
-  for (let a = 0; a < size; a++) bias.fill(MASKED, a * size + a + 1, (a + 1) * size);
-  return tf.tensor2d(bias, [size, size]);
-}
+/** Causal bias `[size, size]` within a block: 0 where key ≤ query, MASKED elsewhere; null for size 1. */
+const causalBias = (size: number): tf.Tensor2D | null => visibilityBias({ causal: true, window: null, offset: 0, seqK: size }, 0, size, 0, size, MASKED);
 
 interface PairForward {
   out: tf.Tensor2D;
@@ -153,7 +150,7 @@ interface PairForward {
 }
 
 /** Output `[seqQ, dv]` and log-sum-exp `[seqQ, 1]` of one pair; `qp` is already scaled. */
-function pairForward(qp: tf.Tensor2D, kp: tf.Tensor2D, vp: tf.Tensor2D, chunks: Chunk[], plan: BlockPlan, causal: tf.Tensor2D): PairForward {
+function pairForward(qp: tf.Tensor2D, kp: tf.Tensor2D, vp: tf.Tensor2D, chunks: Chunk[], plan: BlockPlan, causal: tf.Tensor2D | null): PairForward {
   const { blockSize } = plan;
   const [, d] = qp.shape;
   const dv = vp.shape[1];
@@ -195,7 +192,7 @@ function pairForward(qp: tf.Tensor2D, kp: tf.Tensor2D, vp: tf.Tensor2D, chunks: 
 }
 
 /** Gradients `[seqQ, d]`, `[seqK, d]`, `[seqK, dv]` of one pair; `qp` is scaled, `dq` comes out scaled back. */
-function pairBackward(qp: tf.Tensor2D, kp: tf.Tensor2D, vp: tf.Tensor2D, dop: tf.Tensor2D, op: tf.Tensor2D, lse: tf.Tensor2D, chunks: Chunk[], plan: BlockPlan, causal: tf.Tensor2D): tf.Tensor2D[] {
+function pairBackward(qp: tf.Tensor2D, kp: tf.Tensor2D, vp: tf.Tensor2D, dop: tf.Tensor2D, op: tf.Tensor2D, lse: tf.Tensor2D, chunks: Chunk[], plan: BlockPlan, causal: tf.Tensor2D | null): tf.Tensor2D[] {
   const { blockSize, scale } = plan;
   const [, d] = qp.shape;
   const [seqK, dv] = vp.shape;
@@ -275,7 +272,7 @@ export function groupedBlockAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, 
     });
     const output = joinPairs(outs, [batch, heads, seqQ, dimV]);
     const lse = joinPairs(lses, [batch, heads, seqQ, 1]);
-    causal.dispose();
+    causal?.dispose();
     save([tq, tk, tv, output, lse]);
     return {
       value: output,
@@ -287,7 +284,7 @@ export function groupedBlockAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, 
           const g = tf.tidy(() => pairBackward(scaledPair(sq, p, plan.scale), pairOf(sk, p), pairOf(sv, p), pairOf(dy as tf.Tensor, p), pairOf(so, p), pairOf(sl, p), chunks, plan, back));
           g.forEach((x, i) => grads[i]!.push(x));
         });
-        back.dispose();
+        back?.dispose();
         const shapes = [[batch, heads, seqQ, dim], [batch, heads, seqK, dim], [batch, heads, seqK, dimV]];
         return grads.map((parts, i) => joinPairs(parts, shapes[i]!));
       },
