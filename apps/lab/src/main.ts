@@ -1,7 +1,5 @@
 // The CLI: argument parsing, the default run, Ctrl-C, and exit codes. Bad input (an AttnkitError, an
 // unknown option) is one line on stderr and exit 2; an interrupted run exits 130 after its checkpoint.
-import { fileURLToPath } from "node:url";
-import path from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { AttnkitError, OptionError } from "@attnkit/core";
 import { benchCommand } from "./commands/bench";
@@ -10,7 +8,8 @@ import { EXIT_INTERRUPTED, type CommandContext, type Output } from "./commands/c
 import { evalCommand } from "./commands/eval";
 import { reportCommand } from "./commands/report";
 import { resumeCommand } from "./commands/resume";
-import { timestamp, trainCommand } from "./commands/train";
+import { trainCommand } from "./commands/train";
+import { defaultOutDir } from "./engine/out-dir";
 import type { TrainOptions } from "./run-files";
 
 export const EXIT_BAD_INPUT = 2;
@@ -77,12 +76,6 @@ function jsonObject(flag: string, value: string | undefined): Record<string, unk
 function required(flag: string, value: string | undefined, command: string): string {
   if (value === undefined || value === "") throw new OptionError(`${command}: --${flag} is required (see 'attnkit-lab help')`);
   return value;
-}
-
-/** Where outputs go when --out is not given: lab-runs/ next to the lab package, which git ignores. */
-function defaultOutDir(name: string): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  return path.resolve(here, "..", "lab-runs", `${name}-${timestamp()}`);
 }
 
 async function dispatch(argv: string[], ctx: CommandContext): Promise<number> {

@@ -5,6 +5,7 @@ import path from "node:path";
 import { OptionError } from "@attnkit/core";
 import { preset, presetNames, type ModelSpec, type PresetName } from "@attnkit/models";
 import { setupBackend } from "../engine/backend";
+import { defaultOutDir } from "../engine/out-dir";
 import { startRun } from "../engine/start-run";
 import { trainRun } from "../engine/train";
 import { REPORT_HTML, type TrainOptions } from "../run-files";
@@ -43,7 +44,7 @@ export async function trainCommand(args: TrainArgs, ctx: CommandContext): Promis
     spec = await readSpec(args.spec!);
     name = typeof spec?.name === "string" ? spec.name : path.basename(args.spec!, ".json");
   }
-  const dir = path.resolve(args.out ?? path.join("lab-runs", `${name}-${args.task}-${timestamp()}`));
+  const dir = path.resolve(args.out ?? defaultOutDir(`${name}-${args.task}`));
   const backend = await setupBackend(args.backend, (l) => say(ctx, l));
   await startRun(dir, { name, spec, task: { name: args.task, options: args.taskOptions }, train: args.train, backend });
   say(ctx, `run directory: ${dir}`);
@@ -52,8 +53,4 @@ export async function trainCommand(args: TrainArgs, ctx: CommandContext): Promis
   printEvals(ctx, name, result.evals);
   say(ctx, `report: ${path.join(dir, REPORT_HTML)}`);
   return 0;
-}
-
-export function timestamp(date = new Date()): string {
-  return date.toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
 }
