@@ -26,7 +26,8 @@ describe("attnkit-lab bad input", () => {
     expectBadInput(await cli("compare", "--recipe", "mqar", "--models", "softmax,nope", "--out", path.join(dir, "d")), /--models: .*'nope'/);
     expectBadInput(await cli("train", "--preset", "dense", "--task", "mqar", "--steps", "abc"), /--steps must be an integer, got 'abc'/);
     expectBadInput(await cli("train", "--preset", "dense", "--task", "mqar", "--backend", "tpu"), /backend must be one of 'cpu', 'wasm', 'webgpu'/);
-    for (const x of ["a", "b", "c", "d"]) expect(existsSync(path.join(dir, x))).toBe(false);
+    expectBadInput(await cli("bench", "--filter", "no-such-benchmark", "--out", path.join(dir, "e")), /--filter: no benchmark matches 'no-such-benchmark'/);
+    for (const x of ["a", "b", "c", "d", "e"]) expect(existsSync(path.join(dir, x))).toBe(false);
   });
 
   it("rejects malformed specs with the JSON path, and impossible sizes", async () => {
