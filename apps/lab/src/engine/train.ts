@@ -146,6 +146,8 @@ export async function trainRun(dir: string, control: TrainControl): Promise<Trai
       if (train.evalEvery > 0 && state.step % train.evalEvery === 0 && state.step < train.steps) {
         await appendMetrics(dir, await task.evaluate(model, { seed: train.seed, batch: train.batch, step: state.step, quick: true, dir }));
       }
+      // Let pending events (Ctrl-C) run: steps without a logged row never wait on I/O otherwise.
+      await new Promise((resolve) => setImmediate(resolve));
       const stopping = control.stop.requested || (control.stopAfter !== undefined && state.step >= control.stopAfter);
       if (stopping && state.step < train.steps) {
         progress.done();
