@@ -1,10 +1,11 @@
 // The docs site: `pnpm run docs build | dev | test` (plain `pnpm docs` is a pnpm builtin).
 //   build  packages' dist (via turbo, if missing) → TypeDoc API reference into docs/api → VitePress build
 //   dev    the same API reference, then the VitePress dev server
+//   bench-snapshot  copy bench-results/*.json (from `pnpm bench`) into docs/bench/, the numbers the site shows
 //   test   build if any source is newer than the built site (or with --build), then serve the site on
 //          127.0.0.1 and run the browser test (docs/test/browser.mjs)
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 
@@ -109,7 +110,19 @@ if (command === "build") {
   if (flags.includes("--build") || siteIsStale()) await timed("build", build);
   else console.log("docs: the built site is up to date (pass --build to rebuild)");
   timed("browser test", () => run(process.execPath, [path.join(docs, "test/browser.mjs")]));
+} else if (command === "bench-snapshot") {
+  // The site shows committed numbers (docs/bench/), not whatever bench-results/ a checkout happens to hold.
+  const from = path.join(root, "bench-results");
+  const to = path.join(docs, "bench");
+  const files = existsSync(from) ? readdirSync(from).filter((f) => f.endsWith(".json")) : [];
+  if (files.length === 0) {
+    console.error("docs: no bench-results/*.json; run `pnpm bench` first");
+    process.exit(2);
+  }
+  mkdirSync(to, { recursive: true });
+  for (const f of files) copyFileSync(path.join(from, f), path.join(to, f));
+  console.log(`docs: copied ${files.length} benchmark files into docs/bench/: ${files.join(", ")}`);
 } else {
-  console.error("usage: pnpm run docs build | dev | test [--build]");
+  console.error("usage: pnpm run docs build | dev | test [--build] | bench-snapshot");
   process.exit(2);
 }

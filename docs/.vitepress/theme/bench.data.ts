@@ -1,5 +1,5 @@
-// Benchmark results written by `pnpm bench <package>` into bench-results/*.json, read at build time.
-// The directory is not committed: a site built without running the benchmarks says so instead of numbers.
+// Benchmark results the site shows: docs/bench/*.json, a committed snapshot of what `pnpm bench <package>`
+// wrote into bench-results/ (refresh with `pnpm run docs bench-snapshot`), read at build time.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 
@@ -17,7 +17,7 @@ export interface BenchFile {
   rows: BenchRow[];
 }
 
-const dir = path.resolve(import.meta.dirname, "../../../bench-results");
+const dir = path.resolve(import.meta.dirname, "../../bench");
 
 export default {
   watch: [path.join(dir, "*.json")],
