@@ -2,7 +2,9 @@
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import * as tf from "@tensorflow/tfjs";
 import { main } from "../src/main";
+import type { Task } from "../src/tasks/task";
 
 /** MQAR small enough for a 1-layer, 16-wide model: 2 pairs in 16 tokens, vocabulary 64. */
 export const TINY_TASK = JSON.stringify({ vocabSize: 64, seqLen: 16, numKvPairs: 2, trainExamples: 64, testExamples: 8 });
@@ -36,4 +38,19 @@ export async function cli(...argv: string[]): Promise<CliResult> {
 /** `train` of the tiny spec on tiny MQAR on cpu into `out`. */
 export function trainArgs(spec: string, out: string, ...extra: string[]): string[] {
   return ["train", "--spec", spec, "--task", "mqar", "--task-options", TINY_TASK, "--batch", "4", "--lr", "0.01", "--seed", "3", "--backend", "cpu", "--out", out, ...extra];
+}
+
+/** Adam steps on one batch of a task's stream; the losses, to check that a task's loss can be minimised. */
+export async function lossesOnOneBatch(task: Task, model: tf.LayersModel, options: { batch: number; seed: number; lr: number; steps: number }): Promise<number[]> {
+  const b = task.stream({ batch: options.batch, seed: options.seed }).next();
+  const opt = tf.train.adam(options.lr);
+  const losses: number[] = [];
+  for (let i = 0; i < options.steps; i++) {
+    const l = opt.minimize(() => task.loss(b.labels, model.apply(b.inputs, { training: true }) as tf.Tensor), true)!;
+    losses.push((await l.data())[0]!);
+    l.dispose();
+  }
+  tf.dispose([b.inputs, b.labels]);
+  opt.dispose();
+  return losses;
 }

@@ -4,6 +4,7 @@ import { initBackend } from "@attnkit/core";
 import { defineModel, preset, type TextModelSpec } from "@attnkit/models";
 import { meanPairwiseCosine } from "@attnkit/temperature-softmax";
 import { collapsePassages, createCollapseTask } from "../src/tasks/collapse";
+import { lossesOnOneBatch } from "./lab-helpers";
 
 const fixed = { kind: "tempscale", temperatureMode: "fixed", temperature: 1 } as const;
 const tiny = (): TextModelSpec => preset("tempscale-encoder", { numLayers: 1, dModel: 16, heads: 2, position: "learned", seed: 5, attention: fixed });
@@ -43,17 +44,9 @@ describe("collapse task", () => {
   it("has a finite contrastive loss that drops after a few optimizer steps", async () => {
     const t = task();
     const model = defineModel(t.adaptSpec(tiny()));
-    const b = t.stream({ batch: 4, seed: 1 }).next();
-    const opt = tf.train.adam(1e-2);
-    const losses: number[] = [];
-    for (let i = 0; i < 12; i++) {
-      const l = opt.minimize(() => t.loss(b.labels, model.apply(b.inputs, { training: true }) as tf.Tensor), true)!;
-      losses.push((await l.data())[0]!);
-      l.dispose();
-    }
+    const losses = await lossesOnOneBatch(t, model, { batch: 4, seed: 1, lr: 1e-2, steps: 12 });
     expect(losses.every(Number.isFinite)).toBe(true);
     expect(losses[losses.length - 1]!).toBeLessThan(losses[0]! * 0.8);
-    tf.dispose([b.inputs, b.labels]);
   });
 
   it("evaluates cosine, σ_a and DC energy per length and τ; τ = 1 matches the model's own embeddings", async () => {

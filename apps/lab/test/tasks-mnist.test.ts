@@ -4,6 +4,7 @@ import { initBackend } from "@attnkit/core";
 import { defineModel, preset, type VisionModelSpec } from "@attnkit/models";
 import { createMnistTask } from "../src/tasks/mnist";
 import type { Task } from "../src/tasks/task";
+import { lossesOnOneBatch } from "./lab-helpers";
 
 const vit = (): VisionModelSpec => ({ ...preset("vit-tiny"), patchSize: 7, stages: [{ dModel: 16, heads: 2, numLayers: 1 }], seed: 1 });
 const bra = (): VisionModelSpec => ({
@@ -51,17 +52,9 @@ describe("mnist task", () => {
   it("has a finite loss that drops after a few optimizer steps", async () => {
     const task = createMnistTask();
     const model = defineModel(task.adaptSpec(vit()));
-    const b = task.stream({ batch: 16, seed: 1 }).next();
-    const opt = tf.train.adam(1e-2);
-    const losses: number[] = [];
-    for (let i = 0; i < 10; i++) {
-      const l = opt.minimize(() => task.loss(b.labels, model.apply(b.inputs, { training: true }) as tf.Tensor), true)!;
-      losses.push((await l.data())[0]!);
-      l.dispose();
-    }
+    const losses = await lossesOnOneBatch(task, model, { batch: 16, seed: 1, lr: 1e-2, steps: 10 });
     expect(losses.every(Number.isFinite)).toBe(true);
     expect(losses[losses.length - 1]!).toBeLessThan(losses[0]! * 0.8);
-    tf.dispose([b.inputs, b.labels]);
   });
 
   it("evaluates test accuracy and loss", async () => {

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "@attnkit/core";
 import { defineModel, preset, type TextModelSpec } from "@attnkit/models";
 import { createMobyDickTask } from "../src/tasks/moby-dick";
+import { lossesOnOneBatch } from "./lab-helpers";
 
 const tiny = (router?: "softmax" | "similarity" | "attention"): TextModelSpec =>
   preset("dense", { numLayers: 1, dModel: 16, heads: 2, seed: 4, ...(router ? { ffn: { kind: "moe", hiddenUnits: 16, numExperts: 4, topK: 2, router } } : {}) });
@@ -49,17 +50,9 @@ describe("moby-dick task", () => {
   it("has a finite loss that drops after a few optimizer steps", async () => {
     const t = task();
     const model = defineModel(t.adaptSpec(tiny()));
-    const b = t.stream({ batch: 4, seed: 1 }).next();
-    const opt = tf.train.adam(2e-2);
-    const losses: number[] = [];
-    for (let i = 0; i < 12; i++) {
-      const l = opt.minimize(() => t.loss(b.labels, model.apply(b.inputs, { training: true }) as tf.Tensor), true)!;
-      losses.push((await l.data())[0]!);
-      l.dispose();
-    }
+    const losses = await lossesOnOneBatch(t, model, { batch: 4, seed: 1, lr: 2e-2, steps: 12 });
     expect(losses.every(Number.isFinite)).toBe(true);
     expect(losses[losses.length - 1]!).toBeLessThan(losses[0]! * 0.8);
-    tf.dispose([b.inputs, b.labels]);
   });
 
   it("evaluates validation loss; a dense model has no routing metrics", async () => {

@@ -6,6 +6,7 @@ import { expectClose } from "@attnkit/testing";
 import { createPasskeyTask, passkeyExamples } from "../src/tasks/passkey";
 import { retrievalForward } from "../src/tasks/passkey-eval";
 import type { Task } from "../src/tasks/task";
+import { lossesOnOneBatch } from "./lab-helpers";
 
 const tiny = { numLayers: 1, dModel: 16, heads: 2, seed: 3 };
 const landmarkTask = () => createPasskeyTask({ trainLength: 60, blockSize: 15, topKs: [1, 4], evalExamples: 4 });
@@ -69,17 +70,9 @@ describe("passkey task", () => {
   it("has a finite loss that drops after a few optimizer steps", async () => {
     const task = createPasskeyTask({ trainLength: 60 });
     const model = defineModel(task.adaptSpec(preset("dense", tiny)));
-    const b = task.stream({ batch: 4, seed: 2 }).next();
-    const opt = tf.train.adam(1e-2);
-    const losses: number[] = [];
-    for (let i = 0; i < 12; i++) {
-      const l = opt.minimize(() => task.loss(b.labels, model.apply(b.inputs, { training: true }) as tf.Tensor), true)!;
-      losses.push((await l.data())[0]!);
-      l.dispose();
-    }
+    const losses = await lossesOnOneBatch(task, model, { batch: 4, seed: 2, lr: 1e-2, steps: 12 });
     expect(losses.every(Number.isFinite)).toBe(true);
     expect(losses[losses.length - 1]!).toBeLessThan(losses[0]! * 0.8);
-    tf.dispose([b.inputs, b.labels]);
   });
 
   it("with topK ≥ the memory blocks, retrieval gives the training-time (grouped attention) logits", async () => {
