@@ -1,6 +1,6 @@
 // Linear attention (Katharopoulos et al. 2020; fla `linear_attn`): q̃ = scale·φ(q), k̃ = φ(k),
-// o_t = Σ_{s≤t} (q̃_t·k̃_s) v_s / (q̃_t·Σ_{s≤t} k̃_s + eps). The normaliser rides along as an extra
-// value column of ones, so every form (parallel, recurrent, chunk) computes it with the same products.
+// o_t = Σ_{s≤t} (q̃_t·k̃_s) v_s / (q̃_t·Σ_{s≤t} k̃_s + eps); the causal forms come from the shared engine
+// (chunking.ts), which carries the normaliser z next to the state.
 import * as tf from "@tensorflow/tfjs";
 import { batchMatMul, assertBoolean, assertKnownOptions, assertNumber, assertOneOf, checkAttentionInputs, resolveScale, ShapeError } from "@attnkit/core";
 import { causalLinear } from "./chunking";
@@ -62,22 +62,17 @@ export function linearAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, option
   const result = tf.tidy(() => {
     const qf = linearFeatureMap(q, map).mul(scale);
     const kf = linearFeatureMap(k, map);
-    // [v, 1] and [s, z]: the last output column is the denominator q̃·z.
-    const vx = normalize ? tf.concat([v, tf.onesLike(v.slice([0, 0, 0, 0], [-1, -1, -1, 1]))], 3) : v;
-    const s0 = init ? (normalize ? tf.concat([init.s, init.z!.expandDims(3)], 3) : init.s) : null;
-    let o: tf.Tensor;
-    let s: tf.Tensor;
     if (causal) {
-      ({ o, s } = causalLinear(qf, kf, vx, { logDecay: null, mode, chunkSize, s0 }));
-    } else {
-      const written = batchMatMul(kf, vx, true, false);
-      s = s0 ? s0.add(written) : written;
-      o = batchMatMul(qf, s);
+      const r = causalLinear(qf, kf, v, { logDecay: null, mode, chunkSize, s0: init?.s ?? null, z0: init?.z ?? null, eps: normalize ? eps : null, withState: returnState });
+      return returnState ? [r.o, r.s!, ...(r.z ? [r.z] : [])] : [r.o];
     }
-    const dv = dims.dimV;
-    const output = normalize ? o.slice([0, 0, 0, 0], [-1, -1, -1, dv]).div(o.slice([0, 0, 0, dv], [-1, -1, -1, 1]).add(eps)) : o;
-    if (!returnState) return [output];
-    return normalize ? [output, s.slice([0, 0, 0, 0], [-1, -1, -1, dv]), s.slice([0, 0, 0, dv], [-1, -1, -1, 1]).squeeze([3])] : [output, s];
+    const written = batchMatMul(kf, v, true, false);
+    const s = init ? init.s.add(written) : written;
+    const o = batchMatMul(qf, s);
+    if (!normalize) return returnState ? [o, s] : [o];
+    const z = init ? init.z!.add(kf.sum(2)) : kf.sum(2);
+    const output = o.div(batchMatMul(qf, z.expandDims(3)).add(eps));
+    return returnState ? [output, s, z] : [output];
   });
   if (!returnState) return result[0]!;
   const state: LinearState = result[2] ? { s: result[1]!, z: result[2] } : { s: result[1]! };

@@ -10,11 +10,14 @@ export function takeRows(x: tf.Tensor, from: number, count: number): tf.Tensor {
   if (from === 0 && count === n) return x;
   const take = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const input = args[0] as tf.Tensor;
-    const indices = tf.tensor3d(
-      Int32Array.from({ length: r! * count * 2 }, (_, i) => (i % 2 === 0 ? Math.floor(i / (2 * count)) : from + (Math.floor(i / 2) % count))),
-      [r!, count, 2],
-      "int32",
-    );
+    const pairs = new Int32Array(r! * count * 2); // (matrix, row) per gathered row
+    for (let m = 0, i = 0; m < r!; m++) {
+      for (let row = from; row < from + count; row++, i += 2) {
+        pairs[i] = m;
+        pairs[i + 1] = row;
+      }
+    }
+    const indices = tf.tensor3d(pairs, [r!, count, 2], "int32");
     const value = tf.gatherND(input, indices);
     indices.dispose();
     return { value, gradFunc: (dy: tf.Tensor) => dy.pad([[0, 0], [from, n! - from - count], [0, 0]]) };

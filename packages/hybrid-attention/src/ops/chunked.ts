@@ -1,0 +1,227 @@
+// Chunk mode of the causal engine (Lightning Attention-2) as one custom-gradient op. Per chunk g of c tokens,
+// with S_g the state at its start (key-first [dk, dv]) and λ one decay per head (1 for none):
+//   o_g = (Q_g K_gᵀ ⊙ D) V_g + (Q_g ⊙ λ^{t+1}) S_g,   S_{g+1} = λ^c S_g + (K_g ⊙ λ^{c−1−s})ᵀ V_g,   D_ts = λ^{t−s} (t ≥ s),
+// and with a normaliser o / (q̃·z + eps), z carried like S for a column of ones in V.
+// Why one op that walks the sequence in segments of a few chunks, forward and in a hand-written backward:
+// composed from TF.js ops under tf.grads, every step was a pass over [b, h, seq, d]-sized tensors and so was
+// each of their gradients; on wasm those passes got slower per token once the tensors outgrew the cache
+// (fwd+bwd time(16384)/time(2048) measured 10.7–12.3 for 8× the tokens), and the tape held ~70k tensors.
+// Here each segment's tensors stay cache-sized and the tape holds only the op's inputs.
+import * as tf from "@tensorflow/tfjs";
+import { batchMatMul } from "@attnkit/core";
+import { decayPower, lowerGrid, range } from "./decay-grid";
+import { takeRows } from "./rows";
+
+// Rows (batch·heads × tokens) per segment: 2048 rows of 64 floats are 512 KiB per tensor.
+const SEGMENT_ROWS = 2048;
+// The states inside a segment come from one (G+1)×(G+1) product per row, so G stays small.
+const MAX_CHUNKS = 32;
+
+interface Segment {
+  from: number;
+  chunks: number;
+  size: number;
+}
+
+// Full chunks in segments of up to `per` chunks, then the shorter last chunk (if any) as its own segment:
+// no padding, so no padded token can decay the final state.
+function segmentsOf(seq: number, c: number, rows: number): Segment[] {
+  const full = Math.floor(seq / c);
+  const per = Math.max(1, Math.min(MAX_CHUNKS, Math.floor(SEGMENT_ROWS / (rows * c))));
+  const out: Segment[] = [];
+  for (let i = 0; i < full; i += per) out.push({ from: i * c, chunks: Math.min(per, full - i), size: c });
+  if (seq > full * c) out.push({ from: full * c, chunks: 1, size: seq - full * c });
+  return out;
+}
+
+interface Grids {
+  /** D, [r or 1, 1, c, c]. */
+  d: tf.Tensor;
+  /** P_gj = λ^{c(g−j)} for j ≤ g, [r, G+1, G+1]: the states at every chunk start (and the end) from [S_in; W]. */
+  p: tf.Tensor;
+  /** With a decay: λ^{t+1} and λ^{c−1−s} [r, 1, c, 1], and the exponents of D, P and those (for d log λ). */
+  decay: { qd: tf.Tensor; kd: tf.Tensor; diff: tf.Tensor; pe: tf.Tensor; qe: tf.Tensor; ke: tf.Tensor } | null;
+}
+
+function gridsFor(logRows: tf.Tensor | null, r: number, c: number, g: number): Grids {
+  const intra = lowerGrid(c);
+  const scan = lowerGrid(g + 1);
+  if (!logRows) return { d: intra.mask.reshape([1, 1, c, c]), p: tf.broadcastTo(scan.mask, [r, g + 1, g + 1]), decay: null };
+  const pe = scan.diff.mul(c);
+  const qe = range(1, c).reshape([c, 1]);
+  const ke = range(c - 1, c, -1).reshape([c, 1]);
+  return {
+    d: decayPower(logRows, intra.diff).mul(intra.mask).reshape([r, 1, c, c]),
+    p: decayPower(logRows, pe).mul(scan.mask),
+    decay: { qd: decayPower(logRows, qe).reshape([r, 1, c, 1]), kd: decayPower(logRows, ke).reshape([r, 1, c, 1]), diff: intra.diff, pe, qe, ke },
+  };
+}
+
+/** One segment's q, k [r, G, c, dk] and v [r, G, c, dv]. */
+interface Piece {
+  q: tf.Tensor;
+  k: tf.Tensor;
+  v: tf.Tensor;
+}
+/** State at a segment boundary: s [r, dk, dv], z [r, dk] with the normaliser. */
+interface Carry {
+  s: tf.Tensor;
+  z: tf.Tensor | null;
+}
+
+function forwardSegment(x: Piece, g: Grids, carry: Carry, eps: number | null) {
+  const [r, n, , dk] = x.q.shape as number[];
+  const dv = x.v.shape[3]!;
+  const a = batchMatMul(x.q, x.k, false, true).mul(g.d);
+  const qt = g.decay ? x.q.mul(g.decay.qd) : x.q;
+  const kt = g.decay ? x.k.mul(g.decay.kd) : x.k;
+  // [S_in; W_0 … W_{G−1}] with W_g = K̃_gᵀV_g; P·that = [S_0 … S_{G−1}; S_out].
+  const sx = tf.concat([carry.s.reshape([r!, 1, dk! * dv]), batchMatMul(kt, x.v, true, false).reshape([r!, n!, dk! * dv])], 1);
+  const sAll = batchMatMul(g.p, sx);
+  const s = takeRows(sAll, 0, n!).reshape([r!, n!, dk!, dv]);
+  const num = batchMatMul(a, x.v).add(batchMatMul(qt, s));
+  const next: Carry = { s: takeRows(sAll, n!, 1).reshape([r!, dk!, dv]), z: null };
+  if (eps === null) return { a, qt, kt, sx, s, num, out: num, next, norm: null };
+  const zx = tf.concat([carry.z!.reshape([r!, 1, dk!]), kt.sum(2)], 1);
+  const zAll = batchMatMul(g.p, zx);
+  const z = takeRows(zAll, 0, n!); // [r, G, dk]
+  next.z = takeRows(zAll, n!, 1).reshape([r!, dk!]);
+  const den = a.sum(3, true).add(batchMatMul(qt, z.expandDims(3))).add(eps); // q̃·z_t + eps, [r, G, c, 1]
+  return { a, qt, kt, sx, s, num, out: num.div(den), next, norm: { zx, z, den } };
+}
+
+// Gradients of one segment given dOut [r, G, c, dv] and the gradient of the state it hands on (dNext):
+// dq, dk, dv, the gradient of the state it starts from, and with a decay d log λ per row.
+function backwardSegment(x: Piece, g: Grids, carry: Carry, dOut: tf.Tensor, dNext: Carry, eps: number | null) {
+  const f = forwardSegment(x, g, carry, eps);
+  const [r, n, , dk] = x.q.shape as number[];
+  const dv = x.v.shape[3]!;
+  const dnum = f.norm ? dOut.div(f.norm.den) : dOut;
+  const dden = f.norm ? dnum.mul(f.out).sum(3, true).neg() : null; // out = num / den
+  const dAraw = dden ? batchMatMul(dnum, x.v, false, true).add(dden) : batchMatMul(dnum, x.v, false, true); // d a
+  const dA = dAraw.mul(g.d);
+  let dqt = batchMatMul(dnum, f.s, false, true);
+  if (dden) dqt = dqt.add(dden.mul(f.norm!.z.expandDims(2)));
+  // The states' own gradients (rows 0…G−1 from this segment's outputs, row G from the next segment) go
+  // back through Pᵀ to [S_in; W].
+  const dsAll = tf.concat([batchMatMul(f.qt, dnum, true, false).reshape([r!, n!, dk! * dv]), dNext.s.reshape([r!, 1, dk! * dv])], 1);
+  const hs = batchMatMul(g.p, dsAll, true, false);
+  const dw = takeRows(hs, 1, n!).reshape([r!, n!, dk!, dv]);
+  let dkt = batchMatMul(x.v, dw, false, true);
+  const prev: Carry = { s: takeRows(hs, 0, 1).reshape([r!, dk!, dv]), z: null };
+  let dzAll: tf.Tensor | null = null;
+  if (dden) {
+    dzAll = tf.concat([f.qt.mul(dden).sum(2), dNext.z!.reshape([r!, 1, dk!])], 1);
+    const hz = batchMatMul(g.p, dzAll, true, false);
+    dkt = dkt.add(takeRows(hz, 1, n!).expandDims(2));
+    prev.z = takeRows(hz, 0, 1).reshape([r!, dk!]);
+  }
+  const dq = batchMatMul(dA, x.k).add(g.decay ? dqt.mul(g.decay.qd) : dqt);
+  const dk_ = batchMatMul(dA, x.q, true, false).add(g.decay ? dkt.mul(g.decay.kd) : dkt);
+  const dv_ = batchMatMul(f.a, dnum, true, false).add(batchMatMul(f.kt, dw));
+  if (!g.decay) return { dq, dk: dk_, dv: dv_, prev, dLog: null };
+  // d λ^e / d log λ = e·λ^e: each decayed factor's gradient times its value and exponent.
+  let dp = batchMatMul(dsAll, f.sx, false, true);
+  if (dzAll) dp = dp.add(batchMatMul(dzAll, f.norm!.zx, false, true));
+  const perRow = (t: tf.Tensor) => t.reshape([r!, -1]).sum(1);
+  const { diff, pe, qe, ke } = g.decay;
+  const dLog = tf.addN([perRow(dAraw.mul(f.a).mul(diff)), perRow(dqt.mul(f.qt).mul(qe)), perRow(dkt.mul(f.kt).mul(ke)), perRow(dp.mul(g.p).mul(pe))]);
+  return { dq, dk: dk_, dv: dv_, prev, dLog };
+}
+
+export interface ChunkedInputs {
+  /** [b, h, seq, dk] */
+  q: tf.Tensor;
+  k: tf.Tensor;
+  /** [b, h, seq, dv] */
+  v: tf.Tensor;
+  /** Initial state [b, h, dk, dv]. */
+  s0: tf.Tensor;
+  /** Initial normaliser [b, h, dk]: required with eps, ignored without. */
+  z0: tf.Tensor | null;
+  /** log λ per head [h], or null for no decay. */
+  logDecay: tf.Tensor | null;
+}
+
+/** The causal output [b, h, seq, dv] in chunks of `chunkSize`, divided by q̃·z + eps when eps is not null. */
+export function chunkedCausal(x: ChunkedInputs, chunkSize: number, eps: number | null): tf.Tensor {
+  const [b, h, seq, dk] = x.q.shape as number[];
+  const dv = x.v.shape[3]!;
+  const r = b! * h!;
+  const segs = segmentsOf(seq!, chunkSize, r);
+  const norm = eps !== null;
+  const withDecay = x.logDecay !== null;
+  const rows = (t: tf.Tensor) => t.reshape([r, seq!, t.shape[3]!]);
+  const pieceOf = (q3: tf.Tensor, k3: tf.Tensor, v3: tf.Tensor, seg: Segment): Piece => {
+    const cut = (t: tf.Tensor) => takeRows(t, seg.from, seg.chunks * seg.size).reshape([r, seg.chunks, seg.size, t.shape[2]!]);
+    return { q: cut(q3), k: cut(k3), v: cut(v3) };
+  };
+  const allGrids = (logDecay: tf.Tensor | null) => {
+    const logRows = logDecay ? tf.tile(logDecay, [b!]) : null;
+    const map = new Map<string, Grids>();
+    for (const s of segs) if (!map.has(`${s.size}/${s.chunks}`)) map.set(`${s.size}/${s.chunks}`, gridsFor(logRows, r, s.size, s.chunks));
+    return (s: Segment) => map.get(`${s.size}/${s.chunks}`)!;
+  };
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const save = args[args.length - 1] as tf.GradSaveFunc;
+    const [q, k, v, s0, ...rest] = args.slice(0, -1) as tf.Tensor[];
+    const logDecay = withDecay ? rest[rest.length - 1]! : null;
+    const grids = allGrids(logDecay);
+    const [q3, k3, v3] = [rows(q!), rows(k!), rows(v!)];
+    let carry: Carry = { s: s0!.reshape([r, dk!, dv]), z: norm ? rest[0]!.reshape([r, dk!]) : null };
+    const starts: tf.Tensor[] = []; // the carry at every segment start, for the backward pass
+    const outs: tf.Tensor[] = [];
+    for (const seg of segs) {
+      starts.push(carry.s, ...(carry.z ? [carry.z] : []));
+      const [out, s, z] = tf.tidy(() => {
+        const f = forwardSegment(pieceOf(q3, k3, v3, seg), grids(seg), carry, eps);
+        return [f.out.reshape([r, seg.chunks * seg.size, dv]), f.next.s, ...(f.next.z ? [f.next.z] : [])];
+      });
+      outs.push(out!);
+      carry = { s: s!, z: z ?? null };
+    }
+    save([q!, k!, v!, ...(logDecay ? [logDecay] : []), ...starts]);
+    return {
+      value: tf.concat(outs, 1).reshape([b!, h!, seq!, dv]),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const [sq, sk, sv] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
+          const sLog = withDecay ? saved[3]! : null;
+          const st = saved.slice(withDecay ? 4 : 3);
+          const gridsB = allGrids(sLog);
+          const [bq, bk, bv, dy3] = [rows(sq), rows(sk), rows(sv), rows(dy)];
+          let dNext: Carry = { s: tf.zeros([r, dk!, dv]), z: norm ? tf.zeros([r, dk!]) : null };
+          let dLog = withDecay ? tf.zeros([r]) : null;
+          const dqs: tf.Tensor[] = [];
+          const dks: tf.Tensor[] = [];
+          const dvs: tf.Tensor[] = [];
+          for (let i = segs.length - 1; i >= 0; i--) {
+            const seg = segs[i]!;
+            const len = seg.chunks * seg.size;
+            const carryAt: Carry = { s: st[norm ? 2 * i : i]!, z: norm ? st[2 * i + 1]! : null };
+            const [dq, dk_, dv_, ds, ...more] = tf.tidy(() => {
+              const dOut = takeRows(dy3, seg.from, len).reshape([r, seg.chunks, seg.size, dv]);
+              const gr = backwardSegment(pieceOf(bq, bk, bv, seg), gridsB(seg), carryAt, dOut, dNext, eps);
+              const flat = (t: tf.Tensor) => t.reshape([r, len, t.shape[3]!]);
+              return [flat(gr.dq), flat(gr.dk), flat(gr.dv), gr.prev.s, ...(gr.prev.z ? [gr.prev.z] : []), ...(gr.dLog ? [dLog!.add(gr.dLog)] : [])];
+            });
+            dqs.push(dq!);
+            dks.push(dk_!);
+            dvs.push(dv_!);
+            dNext = { s: ds!, z: norm ? more[0]! : null };
+            if (withDecay) dLog = more[more.length - 1]!;
+          }
+          const whole = (parts: tf.Tensor[], d: number) => tf.concat(parts.reverse(), 1).reshape([b!, h!, seq!, d]);
+          return [
+            whole(dqs, dk!),
+            whole(dks, dk!),
+            whole(dvs, dv),
+            dNext.s.reshape([b!, h!, dk!, dv]),
+            ...(norm ? [dNext.z!.reshape([b!, h!, dk!])] : []),
+            ...(dLog ? [dLog.reshape([b!, h!]).sum(0)] : []),
+          ];
+        }),
+    };
+  });
+  return op(x.q, x.k, x.v, x.s0, ...(norm ? [x.z0!] : []), ...(x.logDecay ? [x.logDecay] : []));
+}
