@@ -7,9 +7,8 @@
 // its ratio from below.
 import * as tf from "@tensorflow/tfjs";
 import { BenchReport, measure, setupBench } from "@attnkit/bench";
-import { batchMatMul } from "@attnkit/core";
+import { activate, batchMatMul } from "@attnkit/core";
 import { MoE, attentionAwareGate, similarityAwareGate, topKGate } from "../src/index";
-import { activate } from "../src/ops/moe-forward";
 
 const backend = await setupBench("wasm");
 const report = new BenchReport("moe-routing", backend);

@@ -1,6 +1,6 @@
 // Position-wise MLP: act(x·W1 + b1)·W2 + b2, hidden width `hiddenUnits`. No residual (the block adds it).
 import * as tf from "@tensorflow/tfjs";
-import { assertInteger, assertOneOf, registerLayer } from "@attnkit/core";
+import { assertInteger, assertOneOf, mlp, registerLayer } from "@attnkit/core";
 import { firstInput, firstShape, glorot, type LayerArgs, type LayerVariable } from "./common";
 
 export type FeedForwardActivation = "gelu" | "relu" | "silu";
@@ -10,13 +10,6 @@ export interface FeedForwardArgs extends LayerArgs {
   /** Default 'gelu' (tanh approximation, as GPT-2). */
   activation?: FeedForwardActivation;
   seed?: number | null;
-}
-
-function activate(x: tf.Tensor, kind: FeedForwardActivation): tf.Tensor {
-  if (kind === "relu") return tf.relu(x);
-  if (kind === "silu") return x.mul(tf.sigmoid(x));
-  const inner = x.add(x.pow(3).mul(0.044715)).mul(Math.sqrt(2 / Math.PI));
-  return x.mul(tf.tanh(inner).add(1)).mul(0.5);
 }
 
 export class FeedForward extends tf.layers.Layer {
@@ -55,8 +48,8 @@ export class FeedForward extends tf.layers.Layer {
       const [w1, b1, w2, b2] = this.w.map((v) => v.read()) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
       const d = x.shape[x.rank - 1]!;
       const flat = x.reshape([-1, d]);
-      const hidden = activate(tf.matMul(flat, w1).add(b1), this.activation);
-      return tf.matMul(hidden, w2).add(b2).reshape(x.shape);
+      // This layer's 'gelu' is the tanh approximation (GPT-2's).
+      return mlp(flat as tf.Tensor2D, w1, b1, w2, b2, this.activation === "gelu" ? "gelu-tanh" : this.activation).reshape(x.shape);
     });
   }
 

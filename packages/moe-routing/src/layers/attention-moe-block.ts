@@ -2,7 +2,7 @@
 // whose attention matrix routes the following MoE (the paper's Attention-Aware (S)MoE, a
 // reconstruction). x → x + Attn(norm(x)) → h + MoE(norm(h); routed by A). Input `[batch, T, dModel]`.
 import * as tf from "@tensorflow/tfjs";
-import { OptionError, ShapeError, assertBoolean, assertInteger, assertKnownOptions, registerLayer, rmsNorm, scaledDotProductAttention } from "@attnkit/core";
+import { assertBoolean, assertInteger, assertKnownOptions, batchMatMul, OptionError, registerLayer, rmsNorm, scaledDotProductAttention, ShapeError } from "@attnkit/core";
 import {
   MOE_OPTION_KEYS,
   RoutingRecorder,
@@ -91,12 +91,12 @@ export class AttentionMoEBlock extends tf.layers.Layer {
       const h = this.numHeads;
       const heads = (m: tf.Tensor) => m.reshape([b, t, h, d / h]).transpose([0, 2, 1, 3]);
       const xn = rmsNorm(x, { weight: a.norm1.read() });
-      const q = heads(tf.matMul(xn.reshape([b * t, d]), a.wq.read()));
-      const k = heads(tf.matMul(xn.reshape([b * t, d]), a.wk.read()));
-      const v = heads(tf.matMul(xn.reshape([b * t, d]), a.wv.read()));
+      const q = heads(batchMatMul(xn.reshape([b * t, d]), a.wq.read()));
+      const k = heads(batchMatMul(xn.reshape([b * t, d]), a.wk.read()));
+      const v = heads(batchMatMul(xn.reshape([b * t, d]), a.wv.read()));
       const { output, weights } = scaledDotProductAttention(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D, { causal: this.attentionCausal, returnWeights: true });
       const merged = output.transpose([0, 2, 1, 3]).reshape([b * t, d]);
-      const x1 = x.add(tf.matMul(merged, a.wo.read()).reshape([b, t, d]));
+      const x1 = x.add(batchMatMul(merged, a.wo.read()).reshape([b, t, d]));
       const hn = rmsNorm(x1, { weight: a.norm2.read() });
       const { output: y, stats } = moeStep(hn, this.w!, this.options, this.options.router === "attention" ? weights : null);
       this.recorder.record(stats, b * t * this.options.topK);

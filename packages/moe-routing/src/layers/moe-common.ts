@@ -3,13 +3,12 @@
 import * as tf from "@tensorflow/tfjs";
 
 type Initializer = ReturnType<typeof tf.initializers.zeros>;
-import { OptionError, ShapeError, assertBoolean, assertInteger, assertNumber, assertOneOf, shapeString } from "@attnkit/core";
+import { ACTIVATIONS, OptionError, ShapeError, assertBoolean, assertInteger, assertNumber, assertOneOf, shapeString, type Activation } from "@attnkit/core";
 import { expertCapacity } from "../ops/dispatch";
 import { routerLogits } from "../ops/gate-inputs";
 import { graphGate, type MixFn } from "../ops/graph-gate";
 import { loadBalancingLoss, routerZLoss } from "../ops/losses";
 import { sparseMoe } from "../ops/moe-forward";
-import { type Activation } from "../ops/experts";
 import { routingEntropy } from "../ops/routing-stats";
 import { assignmentMask, selectExperts } from "../ops/select";
 import { attentionMix, type HeadReduce } from "../ops/attention-gate";
@@ -97,7 +96,7 @@ export function resolveMoeOptions(fn: string, o: MoeOptions): ResolvedMoeOptions
   assertInteger(fn, "topK", r.topK, { min: 1, max: r.numExperts });
   assertOneOf(fn, "router", r.router, ["softmax", "similarity", "attention"] as const);
   if (r.capacityFactor !== null) assertNumber(fn, "capacityFactor", r.capacityFactor, { min: 0, minExclusive: true });
-  assertOneOf(fn, "activation", r.activation, ["relu", "gelu-tanh", "gelu"] as const);
+  assertOneOf(fn, "activation", r.activation, ACTIVATIONS);
   assertBoolean(fn, "renormalize", r.renormalize);
   assertNumber(fn, "temperature", r.temperature, { min: 0, minExclusive: true });
   assertOneOf(fn, "similarity", r.similarity, ["dot", "cosine"] as const);

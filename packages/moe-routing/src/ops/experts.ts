@@ -1,32 +1,7 @@
 // The expert MLPs on their queues: one 2-D product per expert (wasm's fast path), with the backward
 // pass written out so that it stays on fast 2-D products too and saves the pre-activations.
 import * as tf from "@tensorflow/tfjs";
-import { batchMatMul } from "@attnkit/core";
-
-export type Activation = "relu" | "gelu-tanh" | "gelu";
-
-const GELU_C = 2 * Math.sqrt(2 / Math.PI);
-
-export function activate(h: tf.Tensor, activation: Activation): tf.Tensor {
-  if (activation === "relu") return tf.relu(h);
-  if (activation === "gelu") return h.mul(tf.erf(h.mul(Math.SQRT1_2)).add(1)).mul(0.5);
-  // 0.5·(1 + tanh(z)) = sigmoid(2z): the same function, and wasm's sigmoid is several times faster than
-  // its tanh (and h·h·h than pow).
-  return h.mul(tf.sigmoid(h.add(h.mul(h).mul(h).mul(0.044715)).mul(GELU_C)));
-}
-
-/** d act(h) / dh. */
-export function activationSlope(h: tf.Tensor, activation: Activation): tf.Tensor {
-  if (activation === "relu") return tf.step(h);
-  if (activation === "gelu") {
-    const cdf = tf.erf(h.mul(Math.SQRT1_2)).add(1).mul(0.5);
-    return cdf.add(h.mul(tf.exp(h.square().mul(-0.5))).mul(1 / Math.sqrt(2 * Math.PI)));
-  }
-  const h2 = h.square();
-  const s = tf.sigmoid(h.add(h2.mul(h).mul(0.044715)).mul(GELU_C));
-  // d/dh [h·σ(z)] = σ + h·σ(1 − σ)·z'
-  return s.add(h.mul(s).mul(tf.scalar(1).sub(s)).mul(h2.mul(3 * 0.044715).add(1).mul(GELU_C)));
-}
+import { activate, activationSlope, batchMatMul, type Activation } from "@attnkit/core";
 
 export interface ExpertList {
   /** Per expert: `[d, f]`, `[f]`, `[f, d]`, `[d]`. */

@@ -7,8 +7,8 @@
 // between kept assignments and expert slots, so every scatter-add has an exact gather form: wasm has no
 // UnsortedSegmentSum kernel in TF.js 4.22), and every product is a fast 2-D one (core's batchMatMul).
 import * as tf from "@tensorflow/tfjs";
-import { batchMatMul } from "@attnkit/core";
-import { activate, activationSlope, type Activation, type ExpertList } from "./experts";
+import { activate, activationSlope, batchMatMul, type Activation } from "@attnkit/core";
+import type { ExpertList } from "./experts";
 
 export interface FusedPlan {
   /** int32 `[E, C]`: token in each expert slot (any token for empty slots: their output is never read). */

@@ -1,13 +1,12 @@
 // Expert MLPs and their weighted combination: y_t = Σ_e combine[t,e]·(act(x_t W1_e + b1_e) W2_e + b2_e).
 import * as tf from "@tensorflow/tfjs";
-import { ShapeError, assertFloat, assertInteger, assertKnownOptions, assertOneOf, assertRank, assertTensor, batchMatMul, prefersMatrixSlices, shapeString, withoutGradient } from "@attnkit/core";
+import { ACTIVATIONS, ShapeError, activate, assertFloat, assertInteger, assertKnownOptions, assertOneOf, assertRank, assertTensor, batchMatMul, prefersMatrixSlices, shapeString, withoutGradient, type Activation } from "@attnkit/core";
 import { planDispatch } from "./dispatch";
-import { activate, expertMlp, type Activation, type ExpertList } from "./experts";
-
-export { activate, type Activation };
+import { expertMlp, type ExpertList } from "./experts";
 import { fusedMoe } from "./fused-moe";
 import { oneHotMask } from "./select";
 
+export type { Activation };
 
 export interface ExpertWeights {
   /** `[E, d, f]` */
@@ -89,7 +88,7 @@ export function moeForward(x: tf.Tensor, experts: ExpertWeights, combine: tf.Ten
     throw new ShapeError(`${NAME}: combine must have shape [${tokens}, ${e}], got ${shapeString(combine.shape)}`);
   }
   const activation = options.activation ?? "relu";
-  assertOneOf(NAME, "activation", activation, ["relu", "gelu-tanh", "gelu"] as const);
+  assertOneOf(NAME, "activation", activation, ACTIVATIONS);
   const { indices } = options;
   const returnKept = options.returnKept ?? false;
   if (indices === undefined) {
