@@ -6,21 +6,23 @@ import * as tf from "@tensorflow/tfjs";
 import { it } from "vitest";
 import { describeBackends, expectClose, expectNoLeaks, randomPair } from "@attnkit/testing";
 import { decayLinearAttention, linearAttention } from "../src/index";
+import { referenceLinearAttention } from "../src/reference";
 
 const tol = { atol: 2e-4, rtol: 2e-3 };
 
-// [b, h, seq, chunkSize]: 70 tokens in chunks of 1 (segments of 32, 32, 6); 101 in chunks of 3 (32 chunks,
-// 1 chunk, then 2 tokens); 1100 in chunks of 64 with b·h = 2 (segments of 16 chunks = 1024 tokens, then 76).
+// [b, h, seq, chunkSize, linear attention's feature map]: 70 tokens in chunks of 1 (segments of 32, 32, 6);
+// 101 in chunks of 3 (32 chunks, 1 chunk, then 2 tokens); 1100 in chunks of 64 with b·h = 2 (segments of 16
+// chunks = 1024 tokens, then 76).
 const shapes = [
-  [2, 2, 70, 1],
-  [1, 2, 101, 3],
-  [1, 2, 1100, 64],
+  [2, 2, 70, 1, "elu1"],
+  [1, 2, 101, 3, "relu"],
+  [1, 2, 1100, 64, "elu1"],
 ] as const;
 
 describeBackends("chunk mode across segments", (backend) => {
   const cases = backend === "webgpu" ? shapes.slice(0, 2) : shapes;
-  for (const [b, h, seq, chunkSize] of cases) {
-    it(`linearAttention: seq ${seq}, chunkSize ${chunkSize}, with an initial state, equals parallel mode (output, state, gradients)`, async () => {
+  for (const [b, h, seq, chunkSize, featureMap] of cases) {
+    it(`linearAttention (${featureMap}): seq ${seq}, chunkSize ${chunkSize}, with an initial state, equals parallel mode (output, state, gradients)`, async () => {
       const [d, dv] = [3, 2];
       const q = randomPair([b, h, seq, d], 1).tensor;
       const k = randomPair([b, h, seq, d], 2).tensor;
@@ -29,7 +31,7 @@ describeBackends("chunk mode across segments", (backend) => {
       const z0 = tf.randomUniform([b, h, d], 0.5, 1.5, "float32", 5);
       const r = tf.randomUniform([b, h, seq, dv], -1, 1, "float32", 6);
       const run = (mode: "parallel" | "chunk") => (qq: tf.Tensor, kk: tf.Tensor, vv: tf.Tensor, ss: tf.Tensor, zz: tf.Tensor) =>
-        linearAttention(qq, kk, vv, { mode, chunkSize, initialState: { s: ss, z: zz }, returnState: true });
+        linearAttention(qq, kk, vv, { featureMap, mode, chunkSize, initialState: { s: ss, z: zz }, returnState: true });
       // Loss over the output and both final states, so their gradients reach every input.
       const loss = (mode: "parallel" | "chunk") => (qq: tf.Tensor, kk: tf.Tensor, vv: tf.Tensor, ss: tf.Tensor, zz: tf.Tensor) => {
         const out = run(mode)(qq, kk, vv, ss, zz);
@@ -43,20 +45,21 @@ describeBackends("chunk mode across segments", (backend) => {
       const gWant = tf.grads(loss("parallel"))([q, k, v, s0, z0]);
       const gGot = tf.grads(loss("chunk"))([q, k, v, s0, z0]);
       for (let i = 0; i < gWant.length; i++) await expectClose(gGot[i]!, gWant[i]!, tol);
-      await expectNoLeaks(() => tf.grads((qq, kk, vv) => linearAttention(qq!, kk!, vv!, { chunkSize }).mul(r).sum())([q, k, v]));
+      await expectNoLeaks(() => tf.grads((qq, kk, vv) => linearAttention(qq!, kk!, vv!, { featureMap, chunkSize }).mul(r).sum())([q, k, v]));
       tf.dispose([q, k, v, s0, z0, r, want.output, want.state.s, want.state.z!, got.output, got.state.s, got.state.z!, ...gWant, ...gGot]);
     });
 
-    it(`decayLinearAttention: seq ${seq}, chunkSize ${chunkSize}, tensor decay and initial state, equals parallel mode (output, state, gradients)`, async () => {
+    it(`decayLinearAttention: seq ${seq}, chunkSize ${chunkSize}, scale 0.7, tensor decay and initial state, equals parallel mode (output, state, gradients)`, async () => {
       const [d, dv] = [3, 4];
-      const q = randomPair([b, h, seq, d], 11).tensor;
-      const k = randomPair([b, h, seq, d], 12).tensor;
-      const v = randomPair([b, h, seq, dv], 13).tensor;
+      const qp = randomPair([b, h, seq, d], 11);
+      const kp = randomPair([b, h, seq, d], 12);
+      const vp = randomPair([b, h, seq, dv], 13);
+      const [q, k, v] = [qp.tensor, kp.tensor, vp.tensor];
       const s0 = randomPair([b, h, d, dv], 14).tensor;
       const decay = tf.tensor1d([0.97, 0.8].slice(0, h));
       const r = tf.randomUniform([b, h, seq, dv], -1, 1, "float32", 16);
       const run = (mode: "parallel" | "chunk") => (qq: tf.Tensor, kk: tf.Tensor, vv: tf.Tensor, ss: tf.Tensor, dd: tf.Tensor) =>
-        decayLinearAttention(qq, kk, vv, { decay: dd, mode, chunkSize, initialState: { s: ss }, returnState: true });
+        decayLinearAttention(qq, kk, vv, { decay: dd, scale: 0.7, mode, chunkSize, initialState: { s: ss }, returnState: true });
       const loss = (mode: "parallel" | "chunk") => (qq: tf.Tensor, kk: tf.Tensor, vv: tf.Tensor, ss: tf.Tensor, dd: tf.Tensor) => {
         const out = run(mode)(qq, kk, vv, ss, dd);
         return out.output.mul(r).sum().add(out.state.s.sum().mul(0.3)) as tf.Scalar;
@@ -69,6 +72,9 @@ describeBackends("chunk mode across segments", (backend) => {
       const gGot = tf.grads(loss("chunk"))([q, k, v, s0, decay]);
       for (let i = 0; i < gWant.length; i++) await expectClose(gGot[i]!, gWant[i]!, tol);
       await expectNoLeaks(() => tf.grads((qq, kk, vv, dd) => decayLinearAttention(qq!, kk!, vv!, { decay: dd!, chunkSize }).mul(r).sum())([q, k, v, decay]));
+      // Non-causal: a forward and a reversed chunked pass.
+      const both = { decay: [0.9, 0.6].slice(0, h), causal: false, scale: 0.7 };
+      await expectClose(decayLinearAttention(q, k, v, { ...both, chunkSize }), referenceLinearAttention(qp.host, kp.host, vp.host, both).o, tol);
       tf.dispose([q, k, v, s0, decay, r, want.output, want.state.s, got.output, got.state.s, ...gWant, ...gGot]);
     });
   }

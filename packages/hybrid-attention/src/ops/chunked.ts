@@ -1,7 +1,8 @@
 // Chunk mode of the causal engine (Lightning Attention-2) as one custom-gradient op. Per chunk g of c tokens,
 // with S_g the state at its start (key-first [dk, dv]) and λ one decay per head (1 for none):
 //   o_g = (Q_g K_gᵀ ⊙ D) V_g + (Q_g ⊙ λ^{t+1}) S_g,   S_{g+1} = λ^c S_g + (K_g ⊙ λ^{c−1−s})ᵀ V_g,   D_ts = λ^{t−s} (t ≥ s),
-// and with a normaliser o / (q̃·z + eps), z carried like S for a column of ones in V.
+// and with a normaliser o / (q̃·z + eps), z carried like S for a column of ones in V. Q and K may first go
+// through an element-wise feature map φ (and Q a scale), applied here segment by segment too.
 // Why one op that walks the sequence in segments of a few chunks, forward and in a hand-written backward:
 // composed from TF.js ops under tf.grads, every step was a pass over [b, h, seq, d]-sized tensors and so was
 // each of their gradients; on wasm those passes got slower per token once the tensors outgrew the cache
@@ -63,6 +64,18 @@ interface Piece {
   k: tf.Tensor;
   v: tf.Tensor;
 }
+/** An element-wise feature map φ and its derivative dφ/dx, both from x. */
+export interface ElementwiseMap {
+  value: (x: tf.Tensor) => tf.Tensor;
+  derivative: (x: tf.Tensor) => tf.Tensor;
+}
+
+/** φ(q)·scale and φ(k). */
+function mapPiece(x: Piece, map: ElementwiseMap | null, qScale: number): Piece {
+  const q = map ? map.value(x.q) : x.q;
+  return { q: qScale === 1 ? q : q.mul(qScale), k: map ? map.value(x.k) : x.k, v: x.v };
+}
+
 /** State at a segment boundary: s [r, dk, dv], z [r, dk] with the normaliser. */
 interface Carry {
   s: tf.Tensor;
@@ -92,7 +105,8 @@ function forwardSegment(x: Piece, g: Grids, carry: Carry, eps: number | null) {
 
 // Gradients of one segment given dOut [r, G, c, dv] and the gradient of the state it hands on (dNext):
 // dq, dk, dv, the gradient of the state it starts from, and with a decay d log λ per row.
-function backwardSegment(x: Piece, g: Grids, carry: Carry, dOut: tf.Tensor, dNext: Carry, eps: number | null) {
+function backwardSegment(raw: Piece, map: ElementwiseMap | null, qScale: number, g: Grids, carry: Carry, dOut: tf.Tensor, dNext: Carry, eps: number | null) {
+  const x = mapPiece(raw, map, qScale);
   const f = forwardSegment(x, g, carry, eps);
   const [r, n, , dk] = x.q.shape as number[];
   const dv = x.v.shape[3]!;
@@ -116,8 +130,11 @@ function backwardSegment(x: Piece, g: Grids, carry: Carry, dOut: tf.Tensor, dNex
     dkt = dkt.add(takeRows(hz, 1, n!).expandDims(2));
     prev.z = takeRows(hz, 0, 1).reshape([r!, dk!]);
   }
-  const dq = batchMatMul(dA, x.k).add(g.decay ? dqt.mul(g.decay.qd) : dqt);
-  const dk_ = batchMatMul(dA, x.q, true, false).add(g.decay ? dkt.mul(g.decay.kd) : dkt);
+  const dqm = batchMatMul(dA, x.k).add(g.decay ? dqt.mul(g.decay.qd) : dqt);
+  const dkm = batchMatMul(dA, x.q, true, false).add(g.decay ? dkt.mul(g.decay.kd) : dkt);
+  const dqs = qScale === 1 ? dqm : dqm.mul(qScale);
+  const dq = map ? dqs.mul(map.derivative(raw.q)) : dqs;
+  const dk_ = map ? dkm.mul(map.derivative(raw.k)) : dkm;
   const dv_ = batchMatMul(f.a, dnum, true, false).add(batchMatMul(f.kt, dw));
   if (!g.decay) return { dq, dk: dk_, dv: dv_, prev, dLog: null };
   // d λ^e / d log λ = e·λ^e: each decayed factor's gradient times its value and exponent.
@@ -141,9 +158,12 @@ export interface ChunkedInputs {
   z0: tf.Tensor | null;
   /** log λ per head [h], or null for no decay. */
   logDecay: tf.Tensor | null;
+  /** φ for q and k (null: none), and the scale of φ(q). */
+  map: ElementwiseMap | null;
+  qScale: number;
 }
 
-/** The causal output [b, h, seq, dv] in chunks of `chunkSize`, divided by q̃·z + eps when eps is not null. */
+/** The causal output [b, h, seq, dv] for φ(q)·qScale, φ(k) and v in chunks of `chunkSize`, divided by q̃·z + eps when eps is not null. */
 export function chunkedCausal(x: ChunkedInputs, chunkSize: number, eps: number | null): tf.Tensor {
   const [b, h, seq, dk] = x.q.shape as number[];
   const dv = x.v.shape[3]!;
@@ -174,7 +194,7 @@ export function chunkedCausal(x: ChunkedInputs, chunkSize: number, eps: number |
     for (const seg of segs) {
       starts.push(carry.s, ...(carry.z ? [carry.z] : []));
       const [out, s, z] = tf.tidy(() => {
-        const f = forwardSegment(pieceOf(q3, k3, v3, seg), grids(seg), carry, eps);
+        const f = forwardSegment(mapPiece(pieceOf(q3, k3, v3, seg), x.map, x.qScale), grids(seg), carry, eps);
         return [f.out.reshape([r, seg.chunks * seg.size, dv]), f.next.s, ...(f.next.z ? [f.next.z] : [])];
       });
       outs.push(out!);
@@ -201,7 +221,7 @@ export function chunkedCausal(x: ChunkedInputs, chunkSize: number, eps: number |
             const carryAt: Carry = { s: st[norm ? 2 * i : i]!, z: norm ? st[2 * i + 1]! : null };
             const [dq, dk_, dv_, ds, ...more] = tf.tidy(() => {
               const dOut = takeRows(dy3, seg.from, len).reshape([r, seg.chunks, seg.size, dv]);
-              const gr = backwardSegment(pieceOf(bq, bk, bv, seg), gridsB(seg), carryAt, dOut, dNext, eps);
+              const gr = backwardSegment(pieceOf(bq, bk, bv, seg), x.map, x.qScale, gridsB(seg), carryAt, dOut, dNext, eps);
               const flat = (t: tf.Tensor) => t.reshape([r, len, t.shape[3]!]);
               return [flat(gr.dq), flat(gr.dk), flat(gr.dv), gr.prev.s, ...(gr.prev.z ? [gr.prev.z] : []), ...(gr.dLog ? [dLog!.add(gr.dLog)] : [])];
             });

@@ -6,11 +6,14 @@
 // Callers run it inside their tf.tidy.
 import * as tf from "@tensorflow/tfjs";
 import { batchMatMul } from "@attnkit/core";
-import { chunkedCausal } from "./chunked";
+import { chunkedCausal, type ElementwiseMap } from "./chunked";
 import { decayPower, lowerGrid, range } from "./decay-grid";
 import type { LinearMode } from "./state";
 
 export interface EngineOptions {
+  /** Feature map φ applied to q and k first (null: none), and the scale of φ(q). */
+  map: ElementwiseMap | null;
+  qScale: number;
   /** log λ per head, [h] (≤ 0), or null for no decay. */
   logDecay: tf.Tensor | null;
   mode: LinearMode;
@@ -39,16 +42,22 @@ function decayMatrix(logDecay: tf.Tensor | null, n: number): tf.Tensor {
   return decayPower(logDecay, diff).mul(mask);
 }
 
-export function causalLinear(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, opts: EngineOptions): EngineResult {
-  const [b, h, seq, dk] = q.shape as number[];
+export function causalLinear(qIn: tf.Tensor, kIn: tf.Tensor, v: tf.Tensor, opts: EngineOptions): EngineResult {
+  const [b, h, seq, dk] = qIn.shape as number[];
+  const { map, qScale } = opts;
   if (opts.mode === "chunk" && seq! > opts.chunkSize) {
+    // φ is applied inside the op, segment by segment (sequence-sized element-wise passes cost more on wasm).
     const s0 = opts.s0 ?? tf.zeros([b!, h!, dk!, v.shape[3]!]);
     const z0 = opts.eps === null ? null : (opts.z0 ?? tf.zeros([b!, h!, dk!]));
-    const o = chunkedCausal({ q, k, v, s0, z0, logDecay: opts.logDecay }, opts.chunkSize, opts.eps);
+    const o = chunkedCausal({ q: qIn, k: kIn, v, s0, z0, logDecay: opts.logDecay, map, qScale }, opts.chunkSize, opts.eps);
     if (!opts.withState) return { o };
+    const k = map ? map.value(kIn) : kIn;
     const s = finalState(k, v, opts.logDecay, s0);
     return z0 ? { o, s, z: finalState(k, null, opts.logDecay, z0) } : { o, s };
   }
+  const qm = map ? map.value(qIn) : qIn;
+  const q = qScale === 1 ? qm : qm.mul(qScale);
+  const k = map ? map.value(kIn) : kIn;
   const run = opts.mode === "recurrent" ? recurrent : parallel;
   if (opts.eps === null) return run(q, k, v, opts.logDecay, opts.s0);
   // The normaliser rides along as an extra value column of ones: the last output column is q·z.

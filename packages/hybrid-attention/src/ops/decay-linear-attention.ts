@@ -62,13 +62,12 @@ export function decayLinearAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, o
 
   const result = tf.tidy(() => {
     const logDecay = logDecayOf(fn, options.decay, dims.heads);
-    const qs = scale === 1 ? q : q.mul(scale);
-    const forward = causalLinear(qs, k, v, { logDecay, mode, chunkSize, s0: init?.s ?? null, z0: null, eps: null, withState: returnState });
+    const forward = causalLinear(q, k, v, { map: null, qScale: scale, logDecay, mode, chunkSize, s0: init?.s ?? null, z0: null, eps: null, withState: returnState });
     if (causal) return returnState ? [forward.o, forward.s!] : [forward.o];
     // λ^{|t−s|}: the reversed causal pass covers s ≥ t; the diagonal (λ⁰) was counted twice.
     const rev = (x: tf.Tensor) => tf.reverse(x, 2);
-    const backward = causalLinear(rev(qs), rev(k), rev(v), { logDecay, mode, chunkSize, s0: null, z0: null, eps: null, withState: false });
-    const diagonal = qs.mul(k).sum(3, true).mul(v);
+    const backward = causalLinear(rev(q), rev(k), rev(v), { map: null, qScale: scale, logDecay, mode, chunkSize, s0: null, z0: null, eps: null, withState: false });
+    const diagonal = q.mul(k).sum(3, true).mul(v).mul(scale);
     return [forward.o.add(rev(backward.o)).sub(diagonal)];
   });
   return returnState ? { output: result[0]!, state: { s: result[1]! } } : result[0]!;

@@ -3,6 +3,7 @@
 // (chunking.ts), which carries the normaliser z next to the state.
 import * as tf from "@tensorflow/tfjs";
 import { batchMatMul, assertBoolean, assertKnownOptions, assertNumber, assertOneOf, checkAttentionInputs, resolveScale, ShapeError } from "@attnkit/core";
+import type { ElementwiseMap } from "./chunked";
 import { causalLinear } from "./chunking";
 import { checkChunkSize, checkMode, checkState, type LinearMode, type LinearState, type OutputWithState } from "./state";
 
@@ -30,10 +31,15 @@ export interface LinearAttentionOptions {
 
 const KNOWN = ["featureMap", "normalize", "causal", "scale", "eps", "mode", "chunkSize", "initialState", "returnState"];
 
+// φ with its derivative (for the chunk op's hand-written backward): elu(x)+1 has slope min(eˣ, 1).
+const MAPS: Record<FeatureMap, ElementwiseMap | null> = {
+  elu1: { value: (x) => tf.elu(x).add(1), derivative: (x) => tf.minimum(tf.exp(x), 1) },
+  relu: { value: (x) => tf.relu(x), derivative: (x) => tf.step(x) },
+  identity: null,
+};
+
 export function linearFeatureMap(x: tf.Tensor, map: FeatureMap): tf.Tensor {
-  if (map === "elu1") return tf.elu(x).add(1);
-  if (map === "relu") return tf.relu(x);
-  return x;
+  return MAPS[map]?.value(x) ?? x;
 }
 
 export function linearAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, options?: LinearAttentionOptions & { returnState?: false }): tf.Tensor;
@@ -60,12 +66,13 @@ export function linearAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, option
   const init = checkState(fn, options.initialState, { batch: dims.batch, heads: dims.heads, dim: dims.dim, dimV: dims.dimV }, normalize);
 
   const result = tf.tidy(() => {
-    const qf = linearFeatureMap(q, map).mul(scale);
-    const kf = linearFeatureMap(k, map);
     if (causal) {
-      const r = causalLinear(qf, kf, v, { logDecay: null, mode, chunkSize, s0: init?.s ?? null, z0: init?.z ?? null, eps: normalize ? eps : null, withState: returnState });
+      const opts = { map: MAPS[map], qScale: scale, logDecay: null, mode, chunkSize, s0: init?.s ?? null, z0: init?.z ?? null, eps: normalize ? eps : null, withState: returnState };
+      const r = causalLinear(q, k, v, opts);
       return returnState ? [r.o, r.s!, ...(r.z ? [r.z] : [])] : [r.o];
     }
+    const qf = linearFeatureMap(q, map).mul(scale);
+    const kf = linearFeatureMap(k, map);
     const written = batchMatMul(kf, v, true, false);
     const s = init ? init.s.add(written) : written;
     const o = batchMatMul(qf, s);
