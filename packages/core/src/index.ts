@@ -27,3 +27,6 @@ export { rmsNorm, l2Normalize, type RmsNormOptions, type L2NormalizeOptions } fr
 export { BASE_LAYER_ARGS, checkLayerArgs, lastDim, splitHeads, mergeHeads } from "./layers";
 export { withoutGradient, stopGradient } from "./ops/stop-gradient";
 export { splitLeading } from "./ops/split";
+export { mlp, activate, activationSlope, ACTIVATIONS, type Activation } from "./ops/mlp";
+export { mulberry32, checkSeed, withSeededRandom, type Mulberry32 } from "./random";
+export { addAll } from "./ops/add-all";

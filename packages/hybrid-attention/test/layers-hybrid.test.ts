@@ -59,7 +59,7 @@ describeBackends("hybrid layers", (backend) => {
   });
 
   it("TokenHybridAttention passes the layer checks", async () => {
-    // The block routing is an argmax: a 1e-2 Adam step on unseeded weights can flip a block's branch and
+    // The block routing is an argmax: a 1e-2 Adam step can flip a block's branch and
     // raise the loss (failed once in CI on wasm); a 1e-3 step stays in the smooth part.
     await runLayerTest({ make: () => new TokenHybridAttention({ numHeads: 2, keyDim: 4, blockSize: 3 }), inputShape: [small ? 7 : 10, 6], expectedWeights: 11, learningRate: 1e-3 });
   });

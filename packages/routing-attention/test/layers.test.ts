@@ -12,7 +12,7 @@ describeBackends("routing layers", (backend) => {
   });
 
   it("BiLevelRoutingAttention without LCE and with per-head routing", async () => {
-    // With topK 1 over 4 regions and unseeded initial weights, an Adam step of 1e-2 can flip a region
+    // With topK 1 over 4 regions, an Adam step of 1e-2 can flip a region
     // choice (routing is not differentiated), and the loss jumps; a smaller step stays in the smooth part.
     await runLayerTest({ make: () => new BiLevelRoutingAttention({ heads: 2, grid: 2, topK: 1, lceKernel: 0, qkDim: 4, routing: "per-head" }), inputShape: [4, 2, 6], expectedWeights: 4, tolerance: tol, learningRate: 1e-3 });
   });

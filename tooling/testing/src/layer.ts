@@ -2,6 +2,7 @@
 // one training step lowers the loss, no leaks, and save/load gives equal outputs.
 import * as tf from "@tensorflow/tfjs";
 import { expect } from "vitest";
+import { withSeededRandom } from "@attnkit/core";
 import { expectClose } from "./close";
 import { expectNoLeaks } from "./leaks";
 import { randomValues } from "./property";
@@ -20,6 +21,8 @@ export interface LayerTestOptions {
   intRange?: number;
   /** Tolerance of output comparisons (default atol 1e-5, rtol 1e-4). */
   tolerance?: { atol: number; rtol: number };
+  /** Seed of the initial weights (default 1). */
+  seed?: number;
   /** Learning rate of the one Adam step (default 1e-2). */
   learningRate?: number;
 }
@@ -48,8 +51,12 @@ export async function runLayerTest(opts: LayerTestOptions): Promise<void> {
   const shapes = (Array.isArray(opts.inputShape[0]) ? opts.inputShape : [opts.inputShape]) as number[][];
   const dtype = opts.inputDtype ?? "float32";
 
+  // Initial weights from a fixed seed (TF.js initialisers without one draw from Math.random): the checks
+  // below, the one Adam step above all, give the same result in every run.
+  const seeded = <T>(build: () => T): T => withSeededRandom(opts.seed ?? 1, build);
+
   // 1. Config round trip through JSON: the rebuilt layer has the same config.
-  const layer = opts.make();
+  const layer = seeded(() => opts.make());
   const config = layer.getConfig();
   const cls = layer.constructor as tf.serialization.SerializableConstructor<tf.layers.Layer>;
   expect(tf.serialization.getRegisteredName(cls), "registered name").toBe(`attnkit>${layer.getClassName()}`);
@@ -63,7 +70,7 @@ export async function runLayerTest(opts: LayerTestOptions): Promise<void> {
 
   // 2. Symbolic call inside a model; weight count.
   const inputs = shapes.map((s) => tf.input({ shape: s, dtype }));
-  const symbolic = layer.apply(inputs.length === 1 ? inputs[0]! : inputs) as tf.SymbolicTensor | tf.SymbolicTensor[];
+  const symbolic = seeded(() => layer.apply(inputs.length === 1 ? inputs[0]! : inputs) as tf.SymbolicTensor | tf.SymbolicTensor[]);
   const model = tf.model({ inputs, outputs: symbolic });
   expect(layer.weights.length, "number of weight tensors").toBe(opts.expectedWeights);
 

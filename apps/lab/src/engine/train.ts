@@ -4,6 +4,7 @@
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
+import { addAll, withSeededRandom } from "@attnkit/core";
 import { defineModel } from "@attnkit/models";
 import { INSPECT_FILE, METRICS_FILE, type EvalRow, type RunConfig, type TrainRow } from "../run-files";
 import { createTask } from "../tasks";
@@ -14,7 +15,6 @@ import { Progress, type ProgressSink } from "./progress";
 import { readEval, readConfig, appendMetrics, writeEval } from "./run-dir";
 import { writeRunReport } from "./run-report";
 import { learningRate } from "./schedule";
-import { withSeededRandom } from "./seeded-init";
 
 export interface StopSignal {
   /** Set (e.g. by Ctrl-C) to stop after the current step with a checkpoint. */
@@ -49,7 +49,7 @@ export function buildModel(config: RunConfig): tf.LayersModel {
 function clipByGlobalNorm(grads: tf.NamedTensorMap, maxNorm: number): tf.NamedTensorMap {
   if (maxNorm <= 0) return grads;
   return tf.tidy(() => {
-    const norm = tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g)))));
+    const norm = tf.sqrt(addAll(Object.values(grads).map((g) => tf.sum(tf.square(g)))));
     const scale = tf.minimum(1, tf.div(maxNorm, tf.maximum(norm, 1e-12)));
     const out: tf.NamedTensorMap = {};
     for (const [name, g] of Object.entries(grads)) out[name] = tf.keep(tf.mul(g, scale));
@@ -67,7 +67,7 @@ function step(model: tf.LayersModel, task: Task, optimizer: tf.AdamOptimizer, st
     const loss = task.loss(batch.labels, output);
     const extra = model.calculateLosses();
     if (extra.length === 0) return loss;
-    aux = tf.keep(tf.addN(extra) as tf.Scalar);
+    aux = tf.keep(addAll(extra) as tf.Scalar);
     return tf.add(loss, aux) as tf.Scalar;
   }, vars);
   const clipped = clipByGlobalNorm(grads, clipNorm);
