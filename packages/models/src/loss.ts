@@ -2,13 +2,16 @@
 // ignored), or one-hot targets `[b, s, vocab]` as `model.fit` needs them (it requires targets shaped like
 // the output; `oneHotTargets` makes them). Mean over the labelled positions.
 import * as tf from "@tensorflow/tfjs";
-import { ShapeError, shapeString } from "@attnkit/core";
+import { ShapeError, shapeString, withoutGradient } from "@attnkit/core";
 
 export function lmLoss(labels: tf.Tensor, logits: tf.Tensor): tf.Scalar {
   return tf.tidy(() => {
     const vocab = logits.shape[logits.rank - 1]!;
     const flat = logits.reshape([-1, vocab]);
-    const logp = flat.sub(flat.logSumExp(-1, true));
+    // log-softmax with the row max held constant: the result does not depend on it, and the gradient of
+    // max (an Equal against the broadcast max) is one of the slowest kernels on wasm.
+    const shifted = flat.sub(withoutGradient((t) => t.max(-1, true), flat));
+    const logp = shifted.sub(shifted.exp().sum(-1, true).log());
     let target: tf.Tensor;
     if (labels.rank === logits.rank) {
       target = labels.reshape([-1, vocab]);

@@ -3,6 +3,7 @@
 // (length-bucket cosine), σ_a of every layer's attention matrices (mean over layers, heads and the first
 // passages) and the DC energy ratio of the last block's hidden states (mean over passages).
 import * as tf from "@tensorflow/tfjs";
+import { batchMatMul } from "@attnkit/core";
 import { defineModel, layerNames, type AttentionSpec, type TextModelSpec } from "@attnkit/models";
 import { TempScaleAttention, attentionHighpassGain, dcEnergyRatio, lengthBucketCosine, temperatureAttention } from "@attnkit/temperature-softmax";
 
@@ -27,7 +28,7 @@ async function sigmaA(layer: TempScaleAttention, x: tf.Tensor, tau: number): Pro
     const w = layer.getWeights();
     const per = layer.useBias ? 2 : 1;
     const heads = (j: number) => {
-      const y = tf.matMul(x.reshape([b * n, d]), w[j * per]!);
+      const y = batchMatMul(x.reshape([b * n, d]), w[j * per]!);
       return (layer.useBias ? y.add(w[j * per + 1]!) : y).reshape([b, n, layer.numHeads, layer.keyDim]).transpose([0, 2, 1, 3]);
     };
     const q = heads(0);

@@ -6,7 +6,7 @@
 // length-bucket cosine of the pooled embeddings, σ_a of the attention matrices and the DC energy of the
 // last hidden states (collapse-eval.ts).
 import * as tf from "@tensorflow/tfjs";
-import { OptionError, assertInteger, assertKnownOptions, assertNumber, l2Normalize } from "@attnkit/core";
+import { assertInteger, assertKnownOptions, assertNumber, batchMatMul, l2Normalize, OptionError } from "@attnkit/core";
 import { charTokenizer, loadSotu, mulberry32, Rng } from "@attnkit/datasets";
 import { modelSpecOf, resolveLayers, type ModelSpec, type TextModelSpec } from "@attnkit/models";
 import type { EvalRow } from "../run-files";
@@ -121,7 +121,7 @@ export function createCollapseTask(options: Record<string, unknown> = {}): Task 
         const n = output.shape[0]!;
         const z = l2Normalize(output);
         // A row is never its own candidate.
-        const logits = tf.matMul(z, z, false, true).div(lossTemperature).sub(tf.eye(n).mul(1e9));
+        const logits = batchMatMul(z, z, false, true).div(lossTemperature).sub(tf.eye(n).mul(1e9));
         return tf.losses.softmaxCrossEntropy(tf.oneHot(tf.cast(labels, "int32"), n), logits) as tf.Scalar;
       });
     },

@@ -2,6 +2,7 @@
 // is recomputed on its own inputs (the routing op with returnIndices on the layer's q and k), and the
 // key regions chosen by all query regions are counted into a grid × grid heatmap.
 import * as tf from "@tensorflow/tfjs";
+import { batchMatMul } from "@attnkit/core";
 import { BiLevelRoutingAttention, biLevelRoutingAttention2d } from "@attnkit/routing-attention";
 import type { ChartSpec, ReportTable } from "../report/types";
 import type { TaskInspection } from "./task";
@@ -24,7 +25,7 @@ function layerIndices(layer: BiLevelRoutingAttention, x: tf.Tensor): tf.Tensor {
     const [b, height, width, channels] = x.shape as [number, number, number, number];
     const qk = layer.qkDimArg ?? channels;
     const [kernel, bias] = layer.getWeights();
-    const qkv = x.reshape([b * height * width, channels]).matMul(kernel!).add(bias!);
+    const qkv = batchMatMul(x.reshape([b * height * width, channels]), kernel!).add(bias!);
     const split = (from: number, size: number) => qkv.slice([0, from], [-1, size]).reshape([b, height * width, layer.heads, size / layer.heads]).transpose([0, 2, 1, 3]);
     const r = biLevelRoutingAttention2d(split(0, qk), split(qk, qk), split(2 * qk, channels), { height, width, grid: layer.grid, topK: layer.topK, routing: layer.routing, returnIndices: true });
     return r.indices;

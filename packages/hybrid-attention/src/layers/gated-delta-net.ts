@@ -3,7 +3,7 @@
 // L2-normalised q and k, then o_proj(RMSNorm_head(o) ⊙ silu(W_g x)) (FusedRMSNormGated, eps 1e-5).
 // Not included: the causal short convolution (size 4) of the official layers, and allow_neg_eigval.
 import * as tf from "@tensorflow/tfjs";
-import { assertInteger, assertNumber, assertOneOf, registerLayer, rmsNorm, checkLayerArgs, lastDim } from "@attnkit/core";
+import { assertInteger, assertNumber, assertOneOf, batchMatMul, checkLayerArgs, lastDim, registerLayer, rmsNorm } from "@attnkit/core";
 import { gatedDeltaGates, gatedDeltaRule } from "../ops/gated-delta-rule";
 import { checkLayerInput, projectHeads, type LayerArgs, type LayerVariable, type OutputWithCache, type RecurrentCache } from "../ops/projection";
 
@@ -107,14 +107,14 @@ export class GatedDeltaNet extends tf.layers.Layer {
     const k = silu(projectHeads(flat, this.w.k!, batch, seq, h, this.keyDim));
     const v = silu(projectHeads(flat, this.w.v!, batch, seq, h, this.valueDim));
     const toHeads = (y: tf.Tensor) => y.reshape([batch, seq, h]).transpose([0, 2, 1]); // [b, h, t]
-    const { logAlpha, beta } = gatedDeltaGates({ a: tf.matMul(flat, this.w.a!.read()), b: tf.matMul(flat, this.w.b!.read()), aLog: this.w.aLog!.read(), dtBias: this.w.dtBias!.read() });
+    const { logAlpha, beta } = gatedDeltaGates({ a: batchMatMul(flat, this.w.a!.read()), b: batchMatMul(flat, this.w.b!.read()), aLog: this.w.aLog!.read(), dtBias: this.w.dtBias!.read() });
     const r = gatedDeltaRule(q, k, v, {
       logAlpha: toHeads(logAlpha), beta: toHeads(beta), qkL2Norm: true, chunkSize: this.chunkSize, mode: seq === 1 ? "recurrent" : this.mode, initialState: cache?.state ?? null, returnState: true,
     });
     const o = rmsNorm(r.output.transpose([0, 2, 1, 3]), { weight: this.w.norm!.read(), eps: this.normEps }); // [b, t, h, dv]
-    const gate = silu(tf.matMul(flat, this.w.g!.read()).reshape([batch, seq, h, this.valueDim]));
+    const gate = silu(batchMatMul(flat, this.w.g!.read()).reshape([batch, seq, h, this.valueDim]));
     const merged = o.mul(gate).reshape([batch * seq, h * this.valueDim]);
-    return { output: tf.matMul(merged, this.w.o!.read()).reshape([batch, seq, -1]), s: r.state.s };
+    return { output: batchMatMul(merged, this.w.o!.read()).reshape([batch, seq, -1]), s: r.state.s };
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {

@@ -4,7 +4,7 @@
 // no denominator. SRMSNorm runs over all heads concatenated, as in the HF code. Optional LRPE on q and k
 // (the paper uses it in the first layer only); its θ is kept at HF's initial value here, not learned.
 import * as tf from "@tensorflow/tfjs";
-import { OptionError, assertBoolean, assertInteger, assertNumber, assertOneOf, registerLayer, checkLayerArgs, lastDim } from "@attnkit/core";
+import { assertBoolean, assertInteger, assertNumber, assertOneOf, batchMatMul, checkLayerArgs, lastDim, OptionError, registerLayer } from "@attnkit/core";
 import { decayLinearAttention } from "../ops/decay-linear-attention";
 import { checkLayerInput, mergeHeads, projectHeads, type LayerArgs, type LayerVariable, type OutputWithCache, type RecurrentCache } from "../ops/projection";
 import type { LinearMode } from "../ops/state";
@@ -119,9 +119,9 @@ export class LightningAttention extends tf.layers.Layer {
     const r = decayLinearAttention(q, k, v, {
       decay: this.decay, scale: 1, chunkSize: this.chunkSize, mode: seq === 1 ? "recurrent" : this.mode, initialState: cache?.state ?? null, returnState: true,
     });
-    const gate = tf.matMul(flat, this.kernels[3]!.read());
+    const gate = batchMatMul(flat, this.kernels[3]!.read());
     const normed = srmsNorm(mergeHeads(r.output), { eps: this.eps }).mul(gate);
-    return { output: tf.matMul(normed, this.kernels[4]!.read()).reshape([batch, seq, -1]), s: r.state.s };
+    return { output: batchMatMul(normed, this.kernels[4]!.read()).reshape([batch, seq, -1]), s: r.state.s };
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {

@@ -2,7 +2,7 @@
 // MLP): q, k, v projections → linearAttention → output projection. Input [batch, seq, dModel].
 // `callWithCache` carries the recurrent state for generation and equals the full forward pass.
 import * as tf from "@tensorflow/tfjs";
-import { assertBoolean, assertInteger, assertOneOf, registerLayer, checkLayerArgs, lastDim } from "@attnkit/core";
+import { assertBoolean, assertInteger, assertOneOf, batchMatMul, checkLayerArgs, lastDim, registerLayer } from "@attnkit/core";
 import { linearAttention, type FeatureMap } from "../ops/linear-attention";
 import { checkLayerInput, mergeHeads, projectHeads, type LayerArgs, type LayerVariable, type OutputWithCache, type RecurrentCache } from "../ops/projection";
 import type { LinearMode, OutputWithState } from "../ops/state";
@@ -87,7 +87,7 @@ export class LinearAttention extends tf.layers.Layer {
     const k = projectHeads(flat, this.kernels[1]!, batch, seq, this.numHeads, this.keyDim);
     const v = projectHeads(flat, this.kernels[2]!, batch, seq, this.numHeads, this.valueDim);
     const opts = { featureMap: this.featureMap, normalize: this.normalize, chunkSize: this.chunkSize, mode: seq === 1 ? ("recurrent" as const) : this.mode, initialState: cache?.state ?? null };
-    const project = (o: tf.Tensor) => tf.matMul(mergeHeads(o), this.kernels[3]!.read()).reshape([batch, seq, -1]);
+    const project = (o: tf.Tensor) => batchMatMul(mergeHeads(o), this.kernels[3]!.read()).reshape([batch, seq, -1]);
     if (!withState) return project(linearAttention(q, k, v, opts));
     const r = linearAttention(q, k, v, { ...opts, returnState: true });
     return { output: project(r.output), state: r.state };

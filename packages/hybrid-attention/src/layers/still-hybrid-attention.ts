@@ -4,7 +4,7 @@
 // numerator; stillAttention; output projection. RoPE is left to the caller (the official layer applies
 // it to q and k before everything else).
 import * as tf from "@tensorflow/tfjs";
-import { assertBoolean, assertInteger, assertOneOf, registerLayer, checkLayerArgs, lastDim } from "@attnkit/core";
+import { assertBoolean, assertInteger, assertOneOf, batchMatMul, checkLayerArgs, lastDim, registerLayer } from "@attnkit/core";
 import { npMap } from "../ops/np-map";
 import { checkLayerInput, mergeHeads, projectHeads, type LayerArgs, type LayerVariable } from "../ops/projection";
 import { saliencyOf, selectDetached, stillCore, type SaliencyVariant } from "../ops/still";
@@ -126,7 +126,7 @@ export class StillHybridAttention extends tf.layers.Layer {
   }
 
   private readOut(o: tf.Tensor, batch: number, seq: number): tf.Tensor {
-    return tf.matMul(mergeHeads(o), this.w.o!.read()).reshape([batch, seq, -1]);
+    return batchMatMul(mergeHeads(o), this.w.o!.read()).reshape([batch, seq, -1]);
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {

@@ -6,7 +6,7 @@
 // Simplifications (as the fixtures): both branches share the q, k, v heads; the branch weights come from
 // x rather than from q; no short convolution; no forced "both ops" last block (it never changes an output).
 import * as tf from "@tensorflow/tfjs";
-import { assertBoolean, assertInteger, assertNumber, registerLayer, checkLayerArgs, lastDim, l2Normalize } from "@attnkit/core";
+import { assertBoolean, assertInteger, assertNumber, batchMatMul, checkLayerArgs, l2Normalize, lastDim, registerLayer } from "@attnkit/core";
 import { gatedDeltaGates } from "../ops/gated-delta-rule";
 import { checkLayerInput, mergeHeads, projectHeads, type LayerArgs, type LayerVariable } from "../ops/projection";
 import { combineBranches, gdnStep, hybridSoftmax, natslRoute, routePerToken, straightThrough, tokenHybridAttention } from "../ops/token-hybrid";
@@ -124,8 +124,8 @@ export class TokenHybridAttention extends tf.layers.Layer {
     const k = silu(projectHeads(flat, this.w.k!, batch, seq, h, this.keyDim));
     const v = silu(projectHeads(flat, this.w.v!, batch, seq, h, this.valueDim));
     const toHeads = (y: tf.Tensor) => y.reshape([batch, seq, h]).transpose([0, 2, 1]);
-    const { logAlpha, beta } = gatedDeltaGates({ a: tf.matMul(flat, this.w.a!.read()), b: tf.matMul(flat, this.w.b!.read()), aLog: this.w.aLog!.read(), dtBias: this.w.dtBias!.read() });
-    const mix = tf.softmax(tf.matMul(flat, this.w.mix!.read()).reshape([batch, seq, h, 2])).transpose([0, 2, 1, 3]); // [b, h, n, 2]
+    const { logAlpha, beta } = gatedDeltaGates({ a: batchMatMul(flat, this.w.a!.read()), b: batchMatMul(flat, this.w.b!.read()), aLog: this.w.aLog!.read(), dtBias: this.w.dtBias!.read() });
+    const mix = tf.softmax(batchMatMul(flat, this.w.mix!.read()).reshape([batch, seq, h, 2])).transpose([0, 2, 1, 3]); // [b, h, n, 2]
     const wLin = mix.slice([0, 0, 0, 0], [-1, -1, -1, 1]).squeeze([3]);
     const wAttn = mix.slice([0, 0, 0, 1], [-1, -1, -1, 1]).squeeze([3]);
     const gate = projectHeads(flat, this.w.g!, batch, seq, h, this.valueDim);
@@ -133,7 +133,7 @@ export class TokenHybridAttention extends tf.layers.Layer {
   }
 
   private readOut(o: tf.Tensor, batch: number, seq: number): tf.Tensor {
-    return tf.matMul(mergeHeads(o), this.w.o!.read()).reshape([batch, seq, -1]);
+    return batchMatMul(mergeHeads(o), this.w.o!.read()).reshape([batch, seq, -1]);
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
@@ -172,7 +172,7 @@ export class TokenHybridAttention extends tf.layers.Layer {
         const pos = past + t;
         if ((pos + 1) % bs === 0 || t === seq - 1) {
           const count = (pos % bs) + 1;
-          const logits = tf.matMul(xSum.div(count), this.w.score!.read()).reshape([batch, h, 1, 2]);
+          const logits = batchMatMul(xSum.div(count), this.w.score!.read()).reshape([batch, h, 1, 2]);
           newRoutes.push(straightThrough(logits)); // [b, h, 1]
           if ((pos + 1) % bs === 0) xSum = tf.zeros([batch, this.dModel]);
         }

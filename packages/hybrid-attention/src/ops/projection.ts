@@ -1,6 +1,6 @@
 // Small helpers shared by the layers: projections, head reshapes and caches (argument checks: core).
 import * as tf from "@tensorflow/tfjs";
-import { ShapeError } from "@attnkit/core";
+import { batchMatMul, ShapeError } from "@attnkit/core";
 import type { LinearState } from "./state";
 
 export type LayerArgs = NonNullable<ConstructorParameters<typeof tf.layers.Layer>[0]>;
@@ -8,7 +8,7 @@ export type LayerVariable = ReturnType<tf.layers.Layer["addWeight"]>;
 
 /** [b·t, d] · kernel → [b, h, t, size] (heads split off the last axis). */
 export function projectHeads(flat: tf.Tensor, kernel: LayerVariable, batch: number, seq: number, heads: number, size: number): tf.Tensor {
-  return tf.matMul(flat, kernel.read()).reshape([batch, seq, heads, size]).transpose([0, 2, 1, 3]);
+  return batchMatMul(flat, kernel.read()).reshape([batch, seq, heads, size]).transpose([0, 2, 1, 3]);
 }
 
 /** [b, h, t, d] → [b·t, h·d]. */

@@ -2,7 +2,7 @@
 // flattened p × p × C patch (a strided convolution, written with rank-4 reshapes and a matmul so that
 // every backend has the kernels and gradients). Also BiFormer-style patch merging between stages.
 import * as tf from "@tensorflow/tfjs";
-import { ShapeError, assertInteger, registerLayer, shapeString } from "@attnkit/core";
+import { assertInteger, batchMatMul, registerLayer, ShapeError, shapeString } from "@attnkit/core";
 import { firstInput, firstShape, glorot, type LayerArgs, type LayerVariable } from "./common";
 
 export interface PatchEmbeddingArgs extends LayerArgs {
@@ -55,7 +55,7 @@ export class PatchEmbedding extends tf.layers.Layer {
       const w = W / p;
       // [b·h, p, w, p·C] → [b·h, w, p, p·C]: each patch's rows side by side, then flattened.
       const patches = x.reshape([b * h, p, w, p * C]).transpose([0, 2, 1, 3]).reshape([b * h * w, p * p * C]);
-      return tf.matMul(patches, this.kernel!.read()).add(this.bias!.read()).reshape([b, h, w, this.dModel]);
+      return batchMatMul(patches, this.kernel!.read()).add(this.bias!.read()).reshape([b, h, w, this.dModel]);
     });
   }
 

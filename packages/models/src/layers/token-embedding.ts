@@ -2,18 +2,27 @@
 // rows up (`[b, s, d]`); called on hidden states `[b, s, d]` it returns logits h·Eᵀ (`[b, s, vocab]`).
 // One layer applied twice in the functional graph is how weights are shared (and saved once) in TF.js.
 import * as tf from "@tensorflow/tfjs";
-import { assertInteger, registerLayer } from "@attnkit/core";
+import { assertInteger, batchMatMul, registerLayer } from "@attnkit/core";
 import { firstInput, firstShape, type LayerArgs, type LayerVariable } from "./common";
 
 /**
- * Rows `ids` of `table`. The gradient is oneHot(ids)ᵀ·dy rather than TF.js's gather gradient, whose
- * UnsortedSegmentSum kernel the wasm backend lacks.
+ * Rows `ids` of `table`. The gradient scatter-adds dy into the rows (scatterND sums repeated ids) rather
+ * than TF.js's gather gradient, whose UnsortedSegmentSum kernel the wasm backend lacks; a oneHot(ids)ᵀ·dy
+ * product would cost ids × vocab × dModel.
  */
 function lookup(table: tf.Tensor, ids: tf.Tensor, vocab: number): tf.Tensor {
-  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
-    value: tf.gather(args[0] as tf.Tensor, ids),
-    gradFunc: (dy: tf.Tensor | tf.Tensor[]) => tf.matMul(tf.oneHot(ids, vocab), dy as tf.Tensor, true, false),
-  }));
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [t, save] = args as [tf.Tensor, tf.GradSaveFunc];
+    // Saved, not closed over: the caller's tidy disposes `ids` before the backward pass runs.
+    save([ids.reshape([-1, 1])]);
+    return {
+      value: tf.gather(t, ids),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const rows = dy as tf.Tensor;
+        return tf.scatterND(saved[0]!, rows, [vocab, rows.shape[1]!]);
+      },
+    };
+  });
   return op(table);
 }
 
@@ -58,7 +67,7 @@ export class TokenEmbedding extends tf.layers.Layer {
       const table = this.table!.read();
       if (x.rank === 3) {
         const [b, s, d] = x.shape as [number, number, number];
-        return tf.matMul(x.reshape([b * s, d]), table, false, true).reshape([b, s, this.vocabSize]);
+        return batchMatMul(x.reshape([b * s, d]), table, false, true).reshape([b, s, this.vocabSize]);
       }
       const ids = (x.dtype === "int32" ? x : tf.cast(x, "int32")).flatten();
       return lookup(table, ids, this.vocabSize).reshape([...x.shape, this.dModel]);

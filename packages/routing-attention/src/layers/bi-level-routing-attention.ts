@@ -2,7 +2,7 @@
 // grid × grid partition, gathered token-to-token attention, LCE (a depth-wise conv of V) added, output
 // projection. Input and output are images `[batch, height, width, channels]`.
 import * as tf from "@tensorflow/tfjs";
-import { OptionError, assertInteger, assertOneOf, registerLayer } from "@attnkit/core";
+import { OptionError, assertInteger, assertOneOf, batchMatMul, registerLayer } from "@attnkit/core";
 import { biLevelRoutingAttention2d } from "../ops/bi-level-routing-2d";
 import { localContextEnhancement } from "../ops/local-context";
 import type { Routing } from "../ops/region-attention";
@@ -92,7 +92,7 @@ export class BiLevelRoutingAttention extends tf.layers.Layer {
       const { height, width, channels, qk } = this.dims(x.shape);
       const b = x.shape[0]!;
       const n = height * width;
-      const qkv = x.reshape([b * n, channels]).matMul(this.qkvKernel.read()).add(this.qkvBias.read());
+      const qkv = batchMatMul(x.reshape([b * n, channels]), this.qkvKernel.read()).add(this.qkvBias.read());
       // Head h owns channels h·d … h·d + d − 1 of q, k and v.
       const split = (from: number, size: number) =>
         qkv.slice([0, from], [-1, size]).reshape([b, n, this.heads, size / this.heads]).transpose([0, 2, 1, 3]);
@@ -102,7 +102,7 @@ export class BiLevelRoutingAttention extends tf.layers.Layer {
       let out = biLevelRoutingAttention2d(q, k, v, { height, width, grid: this.grid, topK: this.topK, routing: this.routing });
       if (this.lceWeight && this.lceBias) out = out.add(localContextEnhancement(v, { height, width, kernel: this.lceWeight.read(), bias: this.lceBias.read() }));
       const merged = out.transpose([0, 2, 1, 3]).reshape([b * n, channels]);
-      return merged.matMul(this.outKernel.read()).add(this.outBias.read()).reshape([b, height, width, channels]);
+      return batchMatMul(merged, this.outKernel.read()).add(this.outBias.read()).reshape([b, height, width, channels]);
     });
   }
 

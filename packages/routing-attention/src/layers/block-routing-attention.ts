@@ -2,7 +2,7 @@
 // `[batch, seq, dModel]`. `step` runs generation with a KV cache; its outputs equal the full forward pass
 // token by token, because routing only ranks complete past blocks (whose mean keys never change).
 import * as tf from "@tensorflow/tfjs";
-import { OptionError, assertInteger, registerLayer } from "@attnkit/core";
+import { OptionError, assertInteger, batchMatMul, registerLayer } from "@attnkit/core";
 import { blockRoutingAttention } from "../ops/block-routing";
 
 export interface BlockRoutingAttentionLayerArgs {
@@ -74,7 +74,7 @@ export class BlockRoutingAttention extends tf.layers.Layer {
     const [b, s, dModel] = x.shape as [number, number, number];
     const hd = this.headDim(dModel);
     const inner = this.heads * hd;
-    const qkv = x.reshape([b * s, dModel]).matMul(this.qkvKernel.read()).add(this.qkvBias.read());
+    const qkv = batchMatMul(x.reshape([b * s, dModel]), this.qkvKernel.read()).add(this.qkvBias.read());
     const split = (i: number) => qkv.slice([0, i * inner], [-1, inner]).reshape([b, s, this.heads, hd]).transpose([0, 2, 1, 3]);
     return [split(0), split(1), split(2)];
   }
@@ -82,7 +82,7 @@ export class BlockRoutingAttention extends tf.layers.Layer {
   private projectOut(attn: tf.Tensor, dModel: number): tf.Tensor {
     const [b, , s, hd] = attn.shape as [number, number, number, number];
     const merged = attn.transpose([0, 2, 1, 3]).reshape([b * s, this.heads * hd]);
-    return merged.matMul(this.outKernel.read()).add(this.outBias.read()).reshape([b, s, dModel]);
+    return batchMatMul(merged, this.outKernel.read()).add(this.outBias.read()).reshape([b, s, dModel]);
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {

@@ -1,7 +1,7 @@
 // Multi-head self-attention with a temperature: TempScale (fixed τ), a learned per-head τ, SSMax with a
 // learned per-head s, or log-n scaling. Input `[batch, seq, dModel]`, output `[batch, seq, outputDim]`.
 import * as tf from "@tensorflow/tfjs";
-import { OptionError, assertBoolean, assertInteger, assertNumber, assertOneOf, registerLayer, resolveScale, checkLayerArgs } from "@attnkit/core";
+import { assertBoolean, assertInteger, assertNumber, assertOneOf, batchMatMul, checkLayerArgs, OptionError, registerLayer, resolveScale } from "@attnkit/core";
 import { logNScaledAttention } from "../ops/logn-attention";
 import { ssmaxAttention } from "../ops/ssmax-attention";
 import { temperatureAttention } from "../ops/temperature-attention";
@@ -159,7 +159,7 @@ export class TempScaleAttention extends tf.layers.Layer {
       const flat = x.reshape([batch * seq, dModel]);
       const project = (i: number, input: tf.Tensor): tf.Tensor => {
         const p = this.projections[i]!;
-        const y = tf.matMul(input, p.kernel.read());
+        const y = batchMatMul(input, p.kernel.read());
         return p.bias ? y.add(p.bias.read()) : y;
       };
       const heads = (y: tf.Tensor, d: number) => y.reshape([batch, seq, this.numHeads, d]).transpose([0, 2, 1, 3]);
