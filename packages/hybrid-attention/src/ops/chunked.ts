@@ -35,11 +35,16 @@ function segmentsOf(seq: number, c: number, rows: number): Segment[] {
   return out;
 }
 
+// op(a)·op(b) through core's batchMatMul takes one small transpose per matrix for a transposed operand;
+// one transpose of the whole [r, G, m, n] tensor first is much cheaper on wasm.
+const swap = (x: tf.Tensor) => tf.transpose(x, [...x.shape.slice(0, -2).map((_, i) => i), x.rank - 1, x.rank - 2]);
+
 interface Grids {
   /** D, [r or 1, 1, c, c]. */
   d: tf.Tensor;
   /** P_gj = λ^{c(g−j)} for j ≤ g, [r, G+1, G+1]: the states at every chunk start (and the end) from [S_in; W]. */
   p: tf.Tensor;
+  pT: tf.Tensor;
   /** With a decay: λ^{t+1} and λ^{c−1−s} [r, 1, c, 1], and the exponents of D, P and those (for d log λ). */
   decay: { qd: tf.Tensor; kd: tf.Tensor; diff: tf.Tensor; pe: tf.Tensor; qe: tf.Tensor; ke: tf.Tensor } | null;
 }
@@ -47,13 +52,18 @@ interface Grids {
 function gridsFor(logRows: tf.Tensor | null, r: number, c: number, g: number): Grids {
   const intra = lowerGrid(c);
   const scan = lowerGrid(g + 1);
-  if (!logRows) return { d: intra.mask.reshape([1, 1, c, c]), p: tf.broadcastTo(scan.mask, [r, g + 1, g + 1]), decay: null };
+  if (!logRows) {
+    const p = tf.broadcastTo(scan.mask, [r, g + 1, g + 1]);
+    return { d: intra.mask.reshape([1, 1, c, c]), p, pT: swap(p), decay: null };
+  }
   const pe = scan.diff.mul(c);
   const qe = range(1, c).reshape([c, 1]);
   const ke = range(c - 1, c, -1).reshape([c, 1]);
+  const p = decayPower(logRows, pe).mul(scan.mask);
   return {
     d: decayPower(logRows, intra.diff).mul(intra.mask).reshape([r, 1, c, c]),
-    p: decayPower(logRows, pe).mul(scan.mask),
+    p,
+    pT: swap(p),
     decay: { qd: decayPower(logRows, qe).reshape([r, 1, c, 1]), kd: decayPower(logRows, ke).reshape([r, 1, c, 1]), diff: intra.diff, pe, qe, ke },
   };
 }
@@ -64,16 +74,16 @@ interface Piece {
   k: tf.Tensor;
   v: tf.Tensor;
 }
-/** An element-wise feature map φ and its derivative dφ/dx, both from x. */
+/** An element-wise feature map φ, and its derivative dφ/dx given y = φ(x). */
 export interface ElementwiseMap {
   value: (x: tf.Tensor) => tf.Tensor;
-  derivative: (x: tf.Tensor) => tf.Tensor;
+  slope: (y: tf.Tensor) => tf.Tensor;
 }
 
-/** φ(q)·scale and φ(k). */
-function mapPiece(x: Piece, map: ElementwiseMap | null, qScale: number): Piece {
-  const q = map ? map.value(x.q) : x.q;
-  return { q: qScale === 1 ? q : q.mul(qScale), k: map ? map.value(x.k) : x.k, v: x.v };
+/** φ(q)·scale and φ(k), with φ(q) unscaled (for the slopes). */
+function mapPiece(x: Piece, map: ElementwiseMap | null, qScale: number): Piece & { qPhi: tf.Tensor } {
+  const qPhi = map ? map.value(x.q) : x.q;
+  return { q: qScale === 1 ? qPhi : qPhi.mul(qScale), k: map ? map.value(x.k) : x.k, v: x.v, qPhi };
 }
 
 /** State at a segment boundary: s [r, dk, dv], z [r, dk] with the normaliser. */
@@ -82,67 +92,88 @@ interface Carry {
   z: tf.Tensor | null;
 }
 
-function forwardSegment(x: Piece, g: Grids, carry: Carry, eps: number | null) {
+/** What the backward pass takes from a segment's forward pass (null where the options need none). */
+interface Kept {
+  /** Masked scores Q Kᵀ ⊙ D, [r, G, c, c]. */
+  a: tf.Tensor;
+  /** States at the chunk starts, [r, G, dk, dv]. */
+  s: tf.Tensor;
+  /** [S_in; W] flattened, [r, G+1, dk·dv] (for d log λ). */
+  sx: tf.Tensor | null;
+  /** Normaliser at the chunk starts [r, G, dk], the denominators [r, G, c, 1], and [z_in; Σ K̃] (for d log λ). */
+  z: tf.Tensor | null;
+  den: tf.Tensor | null;
+  zx: tf.Tensor | null;
+}
+/** The fields of Kept that the options fill, in order. */
+const keptKeys = (decay: boolean, norm: boolean) => (["a", "s", "sx", "z", "den", "zx"] as const).filter((key) => (key === "sx" ? decay : key === "zx" ? decay && norm : key === "z" || key === "den" ? norm : true));
+
+/** A segment's output [r, G, c, dv], the carry it hands on, and what its backward pass needs. */
+function forwardSegment(x: Piece, g: Grids, carry: Carry, eps: number | null): { out: tf.Tensor; next: Carry; kept: Kept } {
   const [r, n, , dk] = x.q.shape as number[];
   const dv = x.v.shape[3]!;
-  const a = batchMatMul(x.q, x.k, false, true).mul(g.d);
+  const a = batchMatMul(x.q, swap(x.k)).mul(g.d);
   const qt = g.decay ? x.q.mul(g.decay.qd) : x.q;
   const kt = g.decay ? x.k.mul(g.decay.kd) : x.k;
   // [S_in; W_0 … W_{G−1}] with W_g = K̃_gᵀV_g; P·that = [S_0 … S_{G−1}; S_out].
-  const sx = tf.concat([carry.s.reshape([r!, 1, dk! * dv]), batchMatMul(kt, x.v, true, false).reshape([r!, n!, dk! * dv])], 1);
+  const sx = tf.concat([carry.s.reshape([r!, 1, dk! * dv]), batchMatMul(swap(kt), x.v).reshape([r!, n!, dk! * dv])], 1);
   const sAll = batchMatMul(g.p, sx);
   const s = takeRows(sAll, 0, n!).reshape([r!, n!, dk!, dv]);
-  const num = batchMatMul(a, x.v).add(batchMatMul(qt, s));
   const next: Carry = { s: takeRows(sAll, n!, 1).reshape([r!, dk!, dv]), z: null };
-  if (eps === null) return { a, qt, kt, sx, s, num, out: num, next, norm: null };
+  const num = batchMatMul(a, x.v).add(batchMatMul(qt, s));
+  const kept: Kept = { a, s, sx: g.decay ? sx : null, z: null, den: null, zx: null };
+  if (eps === null) return { out: num, next, kept };
   const zx = tf.concat([carry.z!.reshape([r!, 1, dk!]), kt.sum(2)], 1);
   const zAll = batchMatMul(g.p, zx);
   const z = takeRows(zAll, 0, n!); // [r, G, dk]
   next.z = takeRows(zAll, n!, 1).reshape([r!, dk!]);
   const den = a.sum(3, true).add(batchMatMul(qt, z.expandDims(3))).add(eps); // q̃·z_t + eps, [r, G, c, 1]
-  return { a, qt, kt, sx, s, num, out: num.div(den), next, norm: { zx, z, den } };
+  return { out: num.div(den), next, kept: { ...kept, z, den, zx: g.decay ? zx : null } };
 }
 
-// Gradients of one segment given dOut [r, G, c, dv] and the gradient of the state it hands on (dNext):
-// dq, dk, dv, the gradient of the state it starts from, and with a decay d log λ per row.
-function backwardSegment(raw: Piece, map: ElementwiseMap | null, qScale: number, g: Grids, carry: Carry, dOut: tf.Tensor, dNext: Carry, eps: number | null) {
+// Gradients of one segment from its inputs, what its forward pass kept, dOut [r, G, c, dv], its output `out`
+// (needed with the normaliser only) and the gradient of the state it hands on (dNext): dq, dk, dv, the
+// gradient of the state it starts from, and with a decay d log λ per row.
+function backwardSegment(raw: Piece, map: ElementwiseMap | null, qScale: number, g: Grids, f: Kept, dOut: tf.Tensor, out: tf.Tensor | null, dNext: Carry) {
   const x = mapPiece(raw, map, qScale);
-  const f = forwardSegment(x, g, carry, eps);
   const [r, n, , dk] = x.q.shape as number[];
   const dv = x.v.shape[3]!;
-  const dnum = f.norm ? dOut.div(f.norm.den) : dOut;
-  const dden = f.norm ? dnum.mul(f.out).sum(3, true).neg() : null; // out = num / den
-  const dAraw = dden ? batchMatMul(dnum, x.v, false, true).add(dden) : batchMatMul(dnum, x.v, false, true); // d a
+  const qt = g.decay ? x.q.mul(g.decay.qd) : x.q;
+  const kt = g.decay ? x.k.mul(g.decay.kd) : x.k;
+  const dnum = f.den ? dOut.div(f.den) : dOut;
+  const dden = f.den ? dnum.mul(out!).sum(3, true).neg() : null; // out = num / den
+  const dAv = batchMatMul(dnum, swap(x.v));
+  const dAraw = dden ? dAv.add(dden) : dAv; // d a
   const dA = dAraw.mul(g.d);
-  let dqt = batchMatMul(dnum, f.s, false, true);
-  if (dden) dqt = dqt.add(dden.mul(f.norm!.z.expandDims(2)));
+  let dqt = batchMatMul(dnum, swap(f.s));
+  if (dden) dqt = dqt.add(dden.mul(f.z!.expandDims(2)));
   // The states' own gradients (rows 0…G−1 from this segment's outputs, row G from the next segment) go
   // back through Pᵀ to [S_in; W].
-  const dsAll = tf.concat([batchMatMul(f.qt, dnum, true, false).reshape([r!, n!, dk! * dv]), dNext.s.reshape([r!, 1, dk! * dv])], 1);
-  const hs = batchMatMul(g.p, dsAll, true, false);
+  const dsAll = tf.concat([batchMatMul(swap(qt), dnum).reshape([r!, n!, dk! * dv]), dNext.s.reshape([r!, 1, dk! * dv])], 1);
+  const hs = batchMatMul(g.pT, dsAll);
   const dw = takeRows(hs, 1, n!).reshape([r!, n!, dk!, dv]);
-  let dkt = batchMatMul(x.v, dw, false, true);
+  let dkt = batchMatMul(x.v, swap(dw));
   const prev: Carry = { s: takeRows(hs, 0, 1).reshape([r!, dk!, dv]), z: null };
   let dzAll: tf.Tensor | null = null;
   if (dden) {
-    dzAll = tf.concat([f.qt.mul(dden).sum(2), dNext.z!.reshape([r!, 1, dk!])], 1);
-    const hz = batchMatMul(g.p, dzAll, true, false);
+    dzAll = tf.concat([qt.mul(dden).sum(2), dNext.z!.reshape([r!, 1, dk!])], 1);
+    const hz = batchMatMul(g.pT, dzAll);
     dkt = dkt.add(takeRows(hz, 1, n!).expandDims(2));
     prev.z = takeRows(hz, 0, 1).reshape([r!, dk!]);
   }
   const dqm = batchMatMul(dA, x.k).add(g.decay ? dqt.mul(g.decay.qd) : dqt);
-  const dkm = batchMatMul(dA, x.q, true, false).add(g.decay ? dkt.mul(g.decay.kd) : dkt);
+  const dkm = batchMatMul(swap(dA), x.q).add(g.decay ? dkt.mul(g.decay.kd) : dkt);
   const dqs = qScale === 1 ? dqm : dqm.mul(qScale);
-  const dq = map ? dqs.mul(map.derivative(raw.q)) : dqs;
-  const dk_ = map ? dkm.mul(map.derivative(raw.k)) : dkm;
-  const dv_ = batchMatMul(f.a, dnum, true, false).add(batchMatMul(f.kt, dw));
+  const dq = map ? dqs.mul(map.slope(x.qPhi)) : dqs;
+  const dk_ = map ? dkm.mul(map.slope(x.k)) : dkm;
+  const dv_ = batchMatMul(swap(f.a), dnum).add(batchMatMul(kt, dw));
   if (!g.decay) return { dq, dk: dk_, dv: dv_, prev, dLog: null };
   // d λ^e / d log λ = e·λ^e: each decayed factor's gradient times its value and exponent.
-  let dp = batchMatMul(dsAll, f.sx, false, true);
-  if (dzAll) dp = dp.add(batchMatMul(dzAll, f.norm!.zx, false, true));
+  let dp = batchMatMul(dsAll, swap(f.sx!));
+  if (dzAll) dp = dp.add(batchMatMul(dzAll, swap(f.zx!)));
   const perRow = (t: tf.Tensor) => t.reshape([r!, -1]).sum(1);
   const { diff, pe, qe, ke } = g.decay;
-  const dLog = tf.addN([perRow(dAraw.mul(f.a).mul(diff)), perRow(dqt.mul(f.qt).mul(qe)), perRow(dkt.mul(f.kt).mul(ke)), perRow(dp.mul(g.p).mul(pe))]);
+  const dLog = tf.addN([perRow(dAraw.mul(f.a).mul(diff)), perRow(dqt.mul(qt).mul(qe)), perRow(dkt.mul(kt).mul(ke)), perRow(dp.mul(g.p).mul(pe))]);
   return { dq, dk: dk_, dv: dv_, prev, dLog };
 }
 
@@ -171,6 +202,7 @@ export function chunkedCausal(x: ChunkedInputs, chunkSize: number, eps: number |
   const segs = segmentsOf(seq!, chunkSize, r);
   const norm = eps !== null;
   const withDecay = x.logDecay !== null;
+  const keys = keptKeys(withDecay, norm);
   const rows = (t: tf.Tensor) => t.reshape([r, seq!, t.shape[3]!]);
   const pieceOf = (q3: tf.Tensor, k3: tf.Tensor, v3: tf.Tensor, seg: Segment): Piece => {
     const cut = (t: tf.Tensor) => takeRows(t, seg.from, seg.chunks * seg.size).reshape([r, seg.chunks, seg.size, t.shape[2]!]);
@@ -189,25 +221,35 @@ export function chunkedCausal(x: ChunkedInputs, chunkSize: number, eps: number |
     const grids = allGrids(logDecay);
     const [q3, k3, v3] = [rows(q!), rows(k!), rows(v!)];
     let carry: Carry = { s: s0!.reshape([r, dk!, dv]), z: norm ? rest[0]!.reshape([r, dk!]) : null };
-    const starts: tf.Tensor[] = []; // the carry at every segment start, for the backward pass
+    // What each segment's backward pass needs (Kept's non-null fields in order), rather than recomputing
+    // it: reading it back costs less on wasm than the ~100 small products it would take.
+    const kept: tf.Tensor[] = [];
     const outs: tf.Tensor[] = [];
     for (const seg of segs) {
-      starts.push(carry.s, ...(carry.z ? [carry.z] : []));
-      const [out, s, z] = tf.tidy(() => {
+      const [out, s, ...more] = tf.tidy(() => {
         const f = forwardSegment(mapPiece(pieceOf(q3, k3, v3, seg), x.map, x.qScale), grids(seg), carry, eps);
-        return [f.out.reshape([r, seg.chunks * seg.size, dv]), f.next.s, ...(f.next.z ? [f.next.z] : [])];
+        return [f.out.reshape([r, seg.chunks * seg.size, dv]), f.next.s, ...(norm ? [f.next.z!] : []), ...keys.map((key) => f.kept[key]!)];
       });
       outs.push(out!);
-      carry = { s: s!, z: z ?? null };
+      carry = { s: s!, z: norm ? more.shift()! : null };
+      kept.push(...more);
     }
-    save([q!, k!, v!, ...(logDecay ? [logDecay] : []), ...starts]);
+    const value = tf.concat(outs, 1).reshape([b!, h!, seq!, dv]);
+    // With the normaliser the backward pass needs the output itself too.
+    save([q!, k!, v!, ...(logDecay ? [logDecay] : []), ...(norm ? [value] : []), ...kept]);
     return {
-      value: tf.concat(outs, 1).reshape([b!, h!, seq!, dv]),
+      value,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
         tf.tidy(() => {
           const [sq, sk, sv] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
           const sLog = withDecay ? saved[3]! : null;
-          const st = saved.slice(withDecay ? 4 : 3);
+          const sOut = norm ? rows(saved[withDecay ? 4 : 3]!) : null;
+          const keptAll = saved.slice(3 + (withDecay ? 1 : 0) + (norm ? 1 : 0));
+          const keptAt = (i: number): Kept => {
+            const f = { sx: null, z: null, den: null, zx: null } as unknown as Kept;
+            keys.forEach((key, j) => (f[key] = keptAll[i * keys.length + j]!));
+            return f;
+          };
           const gridsB = allGrids(sLog);
           const [bq, bk, bv, dy3] = [rows(sq), rows(sk), rows(sv), rows(dy)];
           let dNext: Carry = { s: tf.zeros([r, dk!, dv]), z: norm ? tf.zeros([r, dk!]) : null };
@@ -218,10 +260,9 @@ export function chunkedCausal(x: ChunkedInputs, chunkSize: number, eps: number |
           for (let i = segs.length - 1; i >= 0; i--) {
             const seg = segs[i]!;
             const len = seg.chunks * seg.size;
-            const carryAt: Carry = { s: st[norm ? 2 * i : i]!, z: norm ? st[2 * i + 1]! : null };
             const [dq, dk_, dv_, ds, ...more] = tf.tidy(() => {
-              const dOut = takeRows(dy3, seg.from, len).reshape([r, seg.chunks, seg.size, dv]);
-              const gr = backwardSegment(pieceOf(bq, bk, bv, seg), x.map, x.qScale, gridsB(seg), carryAt, dOut, dNext, eps);
+              const cut = (t: tf.Tensor) => takeRows(t, seg.from, len).reshape([r, seg.chunks, seg.size, dv]);
+              const gr = backwardSegment(pieceOf(bq, bk, bv, seg), x.map, x.qScale, gridsB(seg), keptAt(i), cut(dy3), sOut ? cut(sOut) : null, dNext);
               const flat = (t: tf.Tensor) => t.reshape([r, len, t.shape[3]!]);
               return [flat(gr.dq), flat(gr.dk), flat(gr.dv), gr.prev.s, ...(gr.prev.z ? [gr.prev.z] : []), ...(gr.dLog ? [dLog!.add(gr.dLog)] : [])];
             });

@@ -31,10 +31,11 @@ export interface LinearAttentionOptions {
 
 const KNOWN = ["featureMap", "normalize", "causal", "scale", "eps", "mode", "chunkSize", "initialState", "returnState"];
 
-// φ with its derivative (for the chunk op's hand-written backward): elu(x)+1 has slope min(eˣ, 1).
+// φ with its slope from y = φ(x), for the chunk op's hand-written backward: elu(x)+1 has slope eˣ = y for
+// x ≤ 0 (y ≤ 1) and 1 above, i.e. min(y, 1); relu has slope 1 where y > 0.
 const MAPS: Record<FeatureMap, ElementwiseMap | null> = {
-  elu1: { value: (x) => tf.elu(x).add(1), derivative: (x) => tf.minimum(tf.exp(x), 1) },
-  relu: { value: (x) => tf.relu(x), derivative: (x) => tf.step(x) },
+  elu1: { value: (x) => tf.elu(x).add(1), slope: (y) => tf.clipByValue(y, 0, 1) },
+  relu: { value: (x) => tf.relu(x), slope: (y) => tf.step(y) },
   identity: null,
 };
 
