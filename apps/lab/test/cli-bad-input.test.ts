@@ -25,9 +25,11 @@ describe("attnkit-lab bad input", () => {
     expectBadInput(await cli("compare", "--recipe", "nope"), /unknown recipe "nope"/);
     expectBadInput(await cli("compare", "--recipe", "mqar", "--models", "softmax,nope", "--out", path.join(dir, "d")), /--models: .*'nope'/);
     expectBadInput(await cli("train", "--preset", "dense", "--task", "mqar", "--steps", "abc"), /--steps must be an integer, got 'abc'/);
+    expectBadInput(await cli("compare", "--recipe", "mqar", "--batch", "0", "--out", path.join(dir, "f")), /--batch must be .*≥ 1|--batch must be .*1/);
+    expectBadInput(await cli("compare", "--recipe", "mqar", "--lr", "fast", "--out", path.join(dir, "g")), /--lr must be a number, got 'fast'/);
     expectBadInput(await cli("train", "--preset", "dense", "--task", "mqar", "--backend", "tpu"), /backend must be one of 'cpu', 'wasm', 'webgpu'/);
     expectBadInput(await cli("bench", "--filter", "no-such-benchmark", "--out", path.join(dir, "e")), /--filter: no benchmark matches 'no-such-benchmark'/);
-    for (const x of ["a", "b", "c", "d", "e"]) expect(existsSync(path.join(dir, x))).toBe(false);
+    for (const x of ["a", "b", "c", "d", "e", "f", "g"]) expect(existsSync(path.join(dir, x))).toBe(false);
   });
 
   it("rejects malformed specs with the JSON path, and impossible sizes", async () => {

@@ -32,6 +32,8 @@ export interface CompareArgs {
   out: string;
   backend?: string | undefined;
   steps?: number | undefined;
+  batch?: number | undefined;
+  lr?: number | undefined;
   jobs?: number | undefined;
   /** Only these of the recipe's models. */
   models?: string[] | undefined;
@@ -45,8 +47,10 @@ export interface CompareFile {
   recipe: string;
   reduced: boolean;
   createdAt: string;
-  /** The --steps override, when given. */
+  /** The --steps, --batch and --lr overrides, when given. */
   steps?: number;
+  batch?: number;
+  lr?: number;
   /** The --task-options override, when given. */
   taskOptions?: Record<string, unknown>;
   backend?: string;
@@ -70,6 +74,8 @@ function setupFor(file: CompareFile): RecipeSetup {
     const evalEvery = setup.train.evalEvery >= file.steps ? 0 : setup.train.evalEvery;
     setup.train = { ...setup.train, steps: file.steps, evalEvery };
   }
+  if (file.batch !== undefined) setup.train = { ...setup.train, batch: file.batch };
+  if (file.lr !== undefined) setup.train = { ...setup.train, lr: file.lr };
   checkTrainOptions(setup.train);
   return setup;
 }
@@ -90,6 +96,8 @@ export async function compareCommand(args: CompareArgs, ctx: CommandContext): Pr
     reduced: args.reduced,
     createdAt: new Date().toISOString(),
     ...(args.steps !== undefined ? { steps: args.steps } : {}),
+    ...(args.batch !== undefined ? { batch: args.batch } : {}),
+    ...(args.lr !== undefined ? { lr: args.lr } : {}),
     ...(args.backend !== undefined ? { backend: args.backend } : {}),
     ...(args.taskOptions !== undefined ? { taskOptions: args.taskOptions } : {}),
     models: args.models ?? [],
@@ -170,7 +178,7 @@ export async function writeCompareReport(out: string): Promise<ReturnType<Return
     ...(summary.notes ? { notes: summary.notes } : {}),
     parameters,
     environment: {
-      recipe: `${recipe.name}${file.reduced ? " --reduced" : ""}${file.steps !== undefined ? ` --steps ${file.steps}` : ""}`,
+      recipe: `${recipe.name}${file.reduced ? " --reduced" : ""}${(["steps", "batch", "lr"] as const).map((k) => (file[k] !== undefined ? ` --${k} ${file[k]}` : "")).join("")}`,
       ...(file.wallMs !== undefined ? { "training time (all models)": formatDuration(file.wallMs) } : {}),
     },
   });
