@@ -49,7 +49,7 @@ describeBackends("chunk mode across segments", (backend) => {
       tf.dispose([q, k, v, s0, z0, r, want.output, want.state.s, want.state.z!, got.output, got.state.s, got.state.z!, ...gWant, ...gGot]);
     });
 
-    it(`decayLinearAttention: seq ${seq}, chunkSize ${chunkSize}, scale 0.7, tensor decay and initial state, equals parallel mode (output, state, gradients)`, async () => {
+    it(`decayLinearAttention: seq ${seq}, chunkSize ${chunkSize}, scale 0.7, tensor or number[] decay and initial state, equals parallel mode (output, state, gradients)`, async () => {
       const [d, dv] = [3, 4];
       const qp = randomPair([b, h, seq, d], 11);
       const kp = randomPair([b, h, seq, d], 12);
@@ -71,6 +71,11 @@ describeBackends("chunk mode across segments", (backend) => {
       const gWant = tf.grads(loss("parallel"))([q, k, v, s0, decay]);
       const gGot = tf.grads(loss("chunk"))([q, k, v, s0, decay]);
       for (let i = 0; i < gWant.length; i++) await expectClose(gGot[i]!, gWant[i]!, tol);
+      // A number[] decay is a constant (no gradient of its own).
+      const fixed = (mode: "parallel" | "chunk") => tf.grads((qq, kk, vv) => decayLinearAttention(qq!, kk!, vv!, { decay: [0.97, 0.8].slice(0, h), scale: 0.7, mode, chunkSize }).mul(r).sum())([q, k, v]);
+      const [fWant, fGot] = [fixed("parallel"), fixed("chunk")];
+      for (let i = 0; i < fWant.length; i++) await expectClose(fGot[i]!, fWant[i]!, tol);
+      tf.dispose([...fWant, ...fGot]);
       await expectNoLeaks(() => tf.grads((qq, kk, vv, dd) => decayLinearAttention(qq!, kk!, vv!, { decay: dd!, chunkSize }).mul(r).sum())([q, k, v, decay]));
       // Non-causal: a forward and a reversed chunked pass.
       const both = { decay: [0.9, 0.6].slice(0, h), causal: false, scale: 0.7 };

@@ -134,7 +134,7 @@ function forwardSegment(x: Piece, g: Grids, carry: Carry, eps: number | null): {
 // Gradients of one segment from its inputs, what its forward pass kept, dOut [r, G, c, dv], its output `out`
 // (needed with the normaliser only) and the gradient of the state it hands on (dNext): dq, dk, dv, the
 // gradient of the state it starts from, and with a decay d log λ per row.
-function backwardSegment(raw: Piece, map: ElementwiseMap | null, qScale: number, g: Grids, f: Kept, dOut: tf.Tensor, out: tf.Tensor | null, dNext: Carry) {
+function backwardSegment(raw: Piece, map: ElementwiseMap | null, qScale: number, g: Grids, f: Kept, dOut: tf.Tensor, out: tf.Tensor | null, dNext: Carry, decayGrad: boolean) {
   const x = mapPiece(raw, map, qScale);
   const [r, n, , dk] = x.q.shape as number[];
   const dv = x.v.shape[3]!;
@@ -167,7 +167,7 @@ function backwardSegment(raw: Piece, map: ElementwiseMap | null, qScale: number,
   const dq = map ? dqs.mul(map.slope(x.qPhi)) : dqs;
   const dk_ = map ? dkm.mul(map.slope(x.k)) : dkm;
   const dv_ = batchMatMul(swap(f.a), dnum).add(batchMatMul(kt, dw));
-  if (!g.decay) return { dq, dk: dk_, dv: dv_, prev, dLog: null };
+  if (!g.decay || !decayGrad) return { dq, dk: dk_, dv: dv_, prev, dLog: null };
   // d λ^e / d log λ = e·λ^e: each decayed factor's gradient times its value and exponent.
   let dp = batchMatMul(dsAll, swap(f.sx!));
   if (dzAll) dp = dp.add(batchMatMul(dzAll, swap(f.zx!)));
@@ -187,8 +187,8 @@ export interface ChunkedInputs {
   s0: tf.Tensor;
   /** Initial normaliser [b, h, dk]: required with eps, ignored without. */
   z0: tf.Tensor | null;
-  /** log λ per head [h], or null for no decay. */
-  logDecay: tf.Tensor | null;
+  /** log λ per head: a [h] tensor (differentiated), host values (a constant decay: no gradient), or null. */
+  logDecay: tf.Tensor | number[] | null;
   /** φ for q and k (null: none), and the scale of φ(q). */
   map: ElementwiseMap | null;
   qScale: number;
@@ -201,15 +201,16 @@ export function chunkedCausal(x: ChunkedInputs, chunkSize: number, eps: number |
   const r = b! * h!;
   const segs = segmentsOf(seq!, chunkSize, r);
   const norm = eps !== null;
-  const withDecay = x.logDecay !== null;
-  const keys = keptKeys(withDecay, norm);
+  const decayGrad = x.logDecay instanceof tf.Tensor;
+  const keys = keptKeys(decayGrad, norm);
   const rows = (t: tf.Tensor) => t.reshape([r, seq!, t.shape[3]!]);
   const pieceOf = (q3: tf.Tensor, k3: tf.Tensor, v3: tf.Tensor, seg: Segment): Piece => {
     const cut = (t: tf.Tensor) => takeRows(t, seg.from, seg.chunks * seg.size).reshape([r, seg.chunks, seg.size, t.shape[2]!]);
     return { q: cut(q3), k: cut(k3), v: cut(v3) };
   };
   const allGrids = (logDecay: tf.Tensor | null) => {
-    const logRows = logDecay ? tf.tile(logDecay, [b!]) : null;
+    const values = x.logDecay instanceof tf.Tensor ? null : x.logDecay;
+    const logRows = logDecay ? tf.tile(logDecay, [b!]) : values ? tf.tensor1d(Array.from({ length: r }, (_, i) => values[i % h!]!)) : null;
     const map = new Map<string, Grids>();
     for (const s of segs) if (!map.has(`${s.size}/${s.chunks}`)) map.set(`${s.size}/${s.chunks}`, gridsFor(logRows, r, s.size, s.chunks));
     return (s: Segment) => map.get(`${s.size}/${s.chunks}`)!;
@@ -217,7 +218,7 @@ export function chunkedCausal(x: ChunkedInputs, chunkSize: number, eps: number |
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const save = args[args.length - 1] as tf.GradSaveFunc;
     const [q, k, v, s0, ...rest] = args.slice(0, -1) as tf.Tensor[];
-    const logDecay = withDecay ? rest[rest.length - 1]! : null;
+    const logDecay = decayGrad ? rest[rest.length - 1]! : null;
     const grids = allGrids(logDecay);
     const [q3, k3, v3] = [rows(q!), rows(k!), rows(v!)];
     let carry: Carry = { s: s0!.reshape([r, dk!, dv]), z: norm ? rest[0]!.reshape([r, dk!]) : null };
@@ -242,9 +243,9 @@ export function chunkedCausal(x: ChunkedInputs, chunkSize: number, eps: number |
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
         tf.tidy(() => {
           const [sq, sk, sv] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
-          const sLog = withDecay ? saved[3]! : null;
-          const sOut = norm ? rows(saved[withDecay ? 4 : 3]!) : null;
-          const keptAll = saved.slice(3 + (withDecay ? 1 : 0) + (norm ? 1 : 0));
+          const sLog = decayGrad ? saved[3]! : null;
+          const sOut = norm ? rows(saved[decayGrad ? 4 : 3]!) : null;
+          const keptAll = saved.slice(3 + (decayGrad ? 1 : 0) + (norm ? 1 : 0));
           const keptAt = (i: number): Kept => {
             const f = { sx: null, z: null, den: null, zx: null } as unknown as Kept;
             keys.forEach((key, j) => (f[key] = keptAll[i * keys.length + j]!));
@@ -253,7 +254,7 @@ export function chunkedCausal(x: ChunkedInputs, chunkSize: number, eps: number |
           const gridsB = allGrids(sLog);
           const [bq, bk, bv, dy3] = [rows(sq), rows(sk), rows(sv), rows(dy)];
           let dNext: Carry = { s: tf.zeros([r, dk!, dv]), z: norm ? tf.zeros([r, dk!]) : null };
-          let dLog = withDecay ? tf.zeros([r]) : null;
+          let dLog = decayGrad ? tf.zeros([r]) : null;
           const dqs: tf.Tensor[] = [];
           const dks: tf.Tensor[] = [];
           const dvs: tf.Tensor[] = [];
@@ -262,7 +263,7 @@ export function chunkedCausal(x: ChunkedInputs, chunkSize: number, eps: number |
             const len = seg.chunks * seg.size;
             const [dq, dk_, dv_, ds, ...more] = tf.tidy(() => {
               const cut = (t: tf.Tensor) => takeRows(t, seg.from, len).reshape([r, seg.chunks, seg.size, dv]);
-              const gr = backwardSegment(pieceOf(bq, bk, bv, seg), x.map, x.qScale, gridsB(seg), keptAt(i), cut(dy3), sOut ? cut(sOut) : null, dNext);
+              const gr = backwardSegment(pieceOf(bq, bk, bv, seg), x.map, x.qScale, gridsB(seg), keptAt(i), cut(dy3), sOut ? cut(sOut) : null, dNext, decayGrad);
               const flat = (t: tf.Tensor) => t.reshape([r, len, t.shape[3]!]);
               return [flat(gr.dq), flat(gr.dk), flat(gr.dv), gr.prev.s, ...(gr.prev.z ? [gr.prev.z] : []), ...(gr.dLog ? [dLog!.add(gr.dLog)] : [])];
             });
@@ -270,7 +271,7 @@ export function chunkedCausal(x: ChunkedInputs, chunkSize: number, eps: number |
             dks.push(dk_!);
             dvs.push(dv_!);
             dNext = { s: ds!, z: norm ? more[0]! : null };
-            if (withDecay) dLog = more[more.length - 1]!;
+            if (decayGrad) dLog = more[more.length - 1]!;
           }
           const whole = (parts: tf.Tensor[], d: number) => tf.concat(parts.reverse(), 1).reshape([b!, h!, seq!, d]);
           return [
@@ -284,5 +285,5 @@ export function chunkedCausal(x: ChunkedInputs, chunkSize: number, eps: number |
         }),
     };
   });
-  return op(x.q, x.k, x.v, x.s0, ...(norm ? [x.z0!] : []), ...(x.logDecay ? [x.logDecay] : []));
+  return op(x.q, x.k, x.v, x.s0, ...(norm ? [x.z0!] : []), ...(x.logDecay instanceof tf.Tensor ? [x.logDecay] : []));
 }

@@ -16,6 +16,8 @@ export interface EngineOptions {
   qScale: number;
   /** log λ per head, [h] (≤ 0), or null for no decay. */
   logDecay: tf.Tensor | null;
+  /** The same log λ as host values when the decay is a constant (chunk mode then computes no gradient for it). */
+  logDecayValues: number[] | null;
   mode: LinearMode;
   chunkSize: number;
   /** Initial state [b, h, dk, dv] or null (zeros). */
@@ -49,7 +51,7 @@ export function causalLinear(qIn: tf.Tensor, kIn: tf.Tensor, v: tf.Tensor, opts:
     // φ is applied inside the op, segment by segment (sequence-sized element-wise passes cost more on wasm).
     const s0 = opts.s0 ?? tf.zeros([b!, h!, dk!, v.shape[3]!]);
     const z0 = opts.eps === null ? null : (opts.z0 ?? tf.zeros([b!, h!, dk!]));
-    const o = chunkedCausal({ q: qIn, k: kIn, v, s0, z0, logDecay: opts.logDecay, map, qScale }, opts.chunkSize, opts.eps);
+    const o = chunkedCausal({ q: qIn, k: kIn, v, s0, z0, logDecay: opts.logDecayValues ?? opts.logDecay, map, qScale }, opts.chunkSize, opts.eps);
     if (!opts.withState) return { o };
     const k = map ? map.value(kIn) : kIn;
     const s = finalState(k, v, opts.logDecay, s0);

@@ -62,11 +62,13 @@ export function decayLinearAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, o
 
   const result = tf.tidy(() => {
     const logDecay = logDecayOf(fn, options.decay, dims.heads);
-    const forward = causalLinear(q, k, v, { map: null, qScale: scale, logDecay, mode, chunkSize, s0: init?.s ?? null, z0: null, eps: null, withState: returnState });
+    // A number[] decay is a constant: chunk mode skips its gradient.
+    const logDecayValues = Array.isArray(options.decay) ? options.decay.map((d) => Math.log(d)) : null;
+    const forward = causalLinear(q, k, v, { map: null, qScale: scale, logDecay, logDecayValues, mode, chunkSize, s0: init?.s ?? null, z0: null, eps: null, withState: returnState });
     if (causal) return returnState ? [forward.o, forward.s!] : [forward.o];
     // λ^{|t−s|}: the reversed causal pass covers s ≥ t; the diagonal (λ⁰) was counted twice.
     const rev = (x: tf.Tensor) => tf.reverse(x, 2);
-    const backward = causalLinear(rev(q), rev(k), rev(v), { map: null, qScale: scale, logDecay, mode, chunkSize, s0: null, z0: null, eps: null, withState: false });
+    const backward = causalLinear(rev(q), rev(k), rev(v), { map: null, qScale: scale, logDecay, logDecayValues, mode, chunkSize, s0: null, z0: null, eps: null, withState: false });
     const diagonal = q.mul(k).sum(3, true).mul(v).mul(scale);
     return [forward.o.add(rev(backward.o)).sub(diagonal)];
   });

@@ -68,7 +68,7 @@ export function linearAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, option
 
   const result = tf.tidy(() => {
     if (causal) {
-      const opts = { map: MAPS[map], qScale: scale, logDecay: null, mode, chunkSize, s0: init?.s ?? null, z0: init?.z ?? null, eps: normalize ? eps : null, withState: returnState };
+      const opts = { map: MAPS[map], qScale: scale, logDecay: null, logDecayValues: null, mode, chunkSize, s0: init?.s ?? null, z0: init?.z ?? null, eps: normalize ? eps : null, withState: returnState };
       const r = causalLinear(q, k, v, opts);
       return returnState ? [r.o, r.s!, ...(r.z ? [r.z] : [])] : [r.o];
     }
