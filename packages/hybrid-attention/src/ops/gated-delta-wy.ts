@@ -20,22 +20,31 @@ const inverseGrad = (inv: tf.Tensor, dy: tf.Tensor) => {
   return batchMatMul(batchMatMul(inv, dy, true, false), inv, false, true).neg().mul(lower(c, false));
 };
 
-// T = (I + A)⁻¹ for strictly lower A [..., c, c] by forward substitution, T_i = e_i − Σ_{j<i} A_ij T_j,
-// each step batched over all chunks and heads. Exact, unlike a Neumann series, which cancels
-// catastrophically in float32 when keys are correlated. A custom gradient keeps the c small steps off the tape.
+const swapLast = (x: tf.Tensor) => tf.transpose(x, [0, 2, 1]);
+
+// (I + A)⁻¹ for strictly lower A [n, c, c] by halves: with M = I + A = [[M11, 0], [M21, M22]],
+// M⁻¹ = [[T11, 0], [−T22 M21 T11, T22]] where T11, T22 invert the diagonal blocks (recursively, down to 1×1).
+// Exact, like forward substitution (a Neumann series cancels catastrophically in float32 when keys are
+// correlated), but in log₂ c levels of products batched over all chunks and heads instead of c sequential
+// steps that each re-read all rows so far (chunk fwd+bwd 5–9% faster on wasm at seq 2048 and 8192, 4 heads of 64).
+function blockInverse(a: tf.Tensor): tf.Tensor {
+  const [n, c] = a.shape as number[];
+  if (c === 1) return tf.ones([n!, 1, 1]);
+  const c1 = Math.floor(c! / 2);
+  const c2 = c! - c1;
+  const lowerRows = swapLast(takeRows(a, c1, c2)); // columns of the lower c2 rows, [n, c, c2]
+  const t11 = blockInverse(swapLast(takeRows(swapLast(takeRows(a, 0, c1)), 0, c1)));
+  const t22 = blockInverse(swapLast(takeRows(lowerRows, c1, c2)));
+  const t21 = batchMatMul(batchMatMul(t22, swapLast(takeRows(lowerRows, 0, c1))), t11).neg();
+  const bottom = t21.pad([[0, 0], [0, 0], [0, c2]]).add(t22.pad([[0, 0], [0, 0], [c1, 0]]));
+  return tf.concat([t11.pad([[0, 0], [0, 0], [0, c2]]), bottom], 1);
+}
+
+// T = (I + A)⁻¹ for strictly lower A [..., c, c]. A custom gradient keeps the inversion's steps off the tape.
 export const unitLowerInverse = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   const [a, save] = args as [tf.Tensor, tf.GradSaveFunc];
   const c = a.shape[a.rank - 1]!;
-  const n = a.size / (c * c);
-  const eye = tf.eye(c);
-  const rows = splitLeading(a.reshape([n, c, c]).transpose([1, 0, 2])); // row i of every matrix: [n, c]
-  let t = tf.broadcastTo(eye.slice([0, 0], [1, c]), [1, n, c]) as tf.Tensor; // rows so far, [i, n, c]
-  for (let i = 1; i < c; i++) {
-    const coef = rows[i]!.slice([0, 0], [n, i]).transpose().expandDims(2); // A_ij, [i, n, 1]
-    const row = eye.slice([i, 0], [1, c]).sub(coef.mul(t).sum(0, true));
-    t = tf.concat([t, row], 0);
-  }
-  const value = t.transpose([1, 0, 2]).reshape(a.shape);
+  const value = blockInverse(a.reshape([a.size / (c * c), c, c])).reshape(a.shape);
   save([value]);
   return {
     value,
