@@ -30,3 +30,4 @@ export { splitLeading } from "./ops/split";
 export { mlp, activate, activationSlope, ACTIVATIONS, type Activation } from "./ops/mlp";
 export { mulberry32, checkSeed, withSeededRandom, type Mulberry32 } from "./random";
 export { addAll } from "./ops/add-all";
+export { cumsum, type CumsumOptions } from "./ops/cumsum";

@@ -147,6 +147,21 @@ describeBackends("tokenHybridAttention / natslRoute", (backend) => {
     disposeAll(x);
   });
 
+  it("all-GDN routing has the gated delta rule's gradients in α and β (3 heads × 5 blocks of 7: a shape where WebGPU's reverse cumsum is wrong)", async () => {
+    const x = inputs(1, 3, 35, 4, 3, 7, 41, () => 0);
+    const r = randomPair([1, 3, 35, 3], 42);
+    const ours = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+      tokenHybridAttention(x.q.tensor, x.k.tensor, x.v.tensor, { alpha: a, beta: b, route: x.route.tensor, blockSize: 7, returnBranches: true }).linear.mul(r.tensor).sum(),
+    )([x.alpha.tensor, x.beta.tensor]);
+    const recurrent = tf.grads((a: tf.Tensor, b: tf.Tensor) => gatedDeltaRule(x.q.tensor, x.k.tensor, x.v.tensor, { alpha: a, beta: b, mode: "recurrent" }).mul(r.tensor).sum())([
+      x.alpha.tensor,
+      x.beta.tensor,
+    ]);
+    for (const [i, g] of ours.entries()) await expectClose(g, recurrent[i]!, backendTolerance(backend, { atol: 1e-3, rtol: 1e-3 }));
+    tf.dispose([r.tensor, ...ours, ...recurrent]);
+    disposeAll(x);
+  });
+
   it("passes a straight-through gradient from the output to the router weights", async () => {
     const x = inputs(1, 2, 6, 3, 2, 2, 23, () => 1);
     const xs = randomPair([1, 6, 4], 24);

@@ -3,7 +3,7 @@
 // queries) or to Gated DeltaNet (its tokens are written to the recurrent state). Queries always see their
 // own block through both branches. Math: research/hybrid.md §5 (official code; the paper was not read).
 import * as tf from "@tensorflow/tfjs";
-import { OptionError, ShapeError, assertBoolean, assertBroadcastable, assertInteger, assertKnownOptions, assertNumber, assertRank, assertTensor, batchMatMul, checkAttentionInputs, resolveScale, shapeString, withoutGradient, l2Normalize, rmsNorm } from "@attnkit/core";
+import { OptionError, ShapeError, assertBoolean, assertBroadcastable, assertInteger, assertKnownOptions, assertNumber, assertRank, assertTensor, batchMatMul, checkAttentionInputs, cumsum, resolveScale, shapeString, withoutGradient, l2Normalize, rmsNorm } from "@attnkit/core";
 
 export interface TokenHybridAttentionOptions {
   /** GDN decay α `[b, h, seq]` in [0, 1]. */
@@ -206,8 +206,8 @@ export function gdnBranch(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, alpha: tf.Te
   const n = Math.ceil(T / m);
   const pad = n * m - T;
   const bh = b * h;
-  // (batch, head) pairs are folded into one axis: everything stays rank ≤ 4 (WebGPU's limit), and the
-  // cumulative sum runs over the last axis (TF.js's cumsum gradient is wrong on other axes).
+  // (batch, head) pairs are folded into one axis: everything stays rank ≤ 4 (WebGPU's limit). The
+  // cumulative sum is core's (tf.cumsum's gradient is wrong on WebGPU for some shapes).
   // Padding with k = 0, β = 0, log α = 0 leaves the state untouched, like a shorter last block.
   const split4 = (x: tf.Tensor) => (pad > 0 ? x.pad([[0, 0], [0, 0], [0, pad], [0, 0]]) : x).reshape([bh, n, m, x.shape[3]!]);
   const split3 = (x: tf.Tensor) => (pad > 0 ? x.pad([[0, 0], [0, 0], [0, pad]]) : x).reshape([bh, n, m]);
@@ -215,7 +215,7 @@ export function gdnBranch(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, alpha: tf.Te
   const kc = split4(k);
   const vc = split4(v);
   // log α (α = 0 becomes e^−69 ≈ 0: the state resets as in the recurrent form).
-  const gamma = tf.cumsum(split3(tf.log(tf.maximum(alpha, 1e-30))), 2); // [bh, n, m]
+  const gamma = cumsum(split3(tf.log(tf.maximum(alpha, 1e-30))), 2); // [bh, n, m]
   const bc = split3(beta).expandDims(3);
   const incl = lowerMask(m, true);
   const decayMask = tf.exp(gamma.expandDims(3).sub(gamma.expandDims(2)).mul(incl)).mul(incl); // Γ [bh, n, m, m]
