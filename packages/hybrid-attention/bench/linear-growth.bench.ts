@@ -3,12 +3,11 @@
 // gatedDeltaRule (dense attention grows 64×); chunk mode at seq 8192 ≥ 5× faster than core's dense
 // scaledDotProductAttention (causal) forward+backward; generation time per token with the recurrent cache
 // at position 8192 ≤ 1.3× the time at position 1024. Targets are checked on this process's CPU time (see
-// cpu-time.ts: the machine is shared); the wall-clock values are printed next to them.
+// measureCpu in @attnkit/bench: the machine is shared); the wall-clock values are printed next to them.
 import * as tf from "@tensorflow/tfjs";
-import { BenchReport, setupBench } from "@attnkit/bench";
+import { BenchReport, measureCpu, median, setupBench } from "@attnkit/bench";
 import { scaledDotProductAttention } from "@attnkit/core";
 import { GatedDeltaNet, decayLinearAttention, gatedDeltaRule, linearAttention, type RecurrentCache } from "../src/index";
-import { measureCpu, median } from "./cpu-time";
 
 const backend = await setupBench("wasm");
 const report = new BenchReport("hybrid-linear-growth", backend);

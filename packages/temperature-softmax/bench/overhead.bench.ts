@@ -5,7 +5,7 @@
 // with other jobs, wall time mostly measures their load (it varied 3× between identical runs here),
 // while CPU time measures the work done. Wall-time ratios are printed too.
 import * as tf from "@tensorflow/tfjs";
-import { BenchReport, measure, setupBench } from "@attnkit/bench";
+import { BenchReport, measure, measureCpu, median, setupBench } from "@attnkit/bench";
 import { scaledDotProductAttention } from "@attnkit/core";
 import { logNScaledAttention, ssmaxAttention, temperatureAttention } from "../src/index";
 
@@ -31,22 +31,7 @@ const variants: Record<string, Attn> = {
 };
 const backwardOf = (f: Attn) => () => tf.grads((a, b, c) => f(a!, b!, c!).mul(r).sum())([q, k, v]);
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
 type Result = tf.Tensor | tf.Tensor[];
-
-/** Wall and CPU milliseconds of one call, waiting for its results and freeing its intermediates. */
-async function timeOnce(fn: () => Result): Promise<{ wall: number; cpu: number }> {
-  tf.engine().startScope();
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  const out = fn();
-  await Promise.all((Array.isArray(out) ? out : [out]).map((t) => t.data()));
-  const wall = performance.now() - t0;
-  const c = process.cpuUsage(c0);
-  tf.engine().endScope();
-  return { wall, cpu: (c.user + c.system) / 1000 };
-}
 
 /** Per-variant median times and median per-round ratios to core, in wall and CPU time. */
 async function interleaved(make: (f: Attn) => () => Result, rounds: number) {
@@ -61,9 +46,9 @@ async function interleaved(make: (f: Attn) => () => Result, rounds: number) {
   for (let i = 0; i < rounds; i++) {
     // Rotate the order each round so that no variant always follows the same one.
     for (const [name, f] of [...entries.slice(i % entries.length), ...entries.slice(0, i % entries.length)]) {
-      const t = await timeOnce(make(f));
-      wall[name]!.push(t.wall);
-      cpu[name]!.push(t.cpu);
+      const t = await measureCpu(make(f));
+      wall[name]!.push(t.wallMs);
+      cpu[name]!.push(t.cpuMs);
     }
   }
   const medians = (xs: Record<string, number[]>) => Object.fromEntries(Object.entries(xs).map(([n, v]) => [n, median(v)]));

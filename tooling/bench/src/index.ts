@@ -46,6 +46,37 @@ export async function measure(fn: () => Result | Promise<Result>, options: Measu
   return times[Math.floor(times.length / 2)]!;
 }
 
+/** The median of `xs` (the upper one for an even count). */
+export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+export interface Timing {
+  wallMs: number;
+  cpuMs: number;
+}
+
+/**
+ * Median wall-clock and process CPU time (user + system) in ms over `reps` calls of `fn`, each waiting for
+ * its results and freeing its intermediates; no warm-up. On a shared machine the wall clock measures the
+ * scheduler as much as the code, while CPU time counts only this process's work (TF.js wasm runs on one
+ * thread, so on an idle machine the two agree).
+ */
+export async function measureCpu(fn: () => Result, reps = 1): Promise<Timing> {
+  const walls: number[] = [];
+  const cpus: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    tf.engine().startScope();
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    const out = tensorsOf(fn());
+    await Promise.all(out.map((t) => t.data()));
+    walls.push(performance.now() - t0);
+    const cpu = process.cpuUsage(cpu0);
+    cpus.push((cpu.user + cpu.system) / 1000);
+    tf.engine().endScope();
+  }
+  return { wallMs: median(walls), cpuMs: median(cpus) };
+}
+
 /** Peak bytes of tensor memory that `fn` adds above what was already allocated (tf.profile). */
 export async function peakBytes(fn: () => Result): Promise<number> {
   const before = tf.memory().numBytes;
