@@ -58,7 +58,7 @@ export const passkeyRecipe: Recipe = {
       ],
       train: reduced
         ? { steps: 30, batch: 8, lr: 3e-3, seed: 0, evalEvery: 0, checkpointEvery: 0 }
-        : { steps: 500, batch: 16, lr: 3e-3, seed: 0, evalEvery: 250, checkpointEvery: 250 },
+        : { steps: 1000, batch: 16, lr: 3e-3, seed: 0, evalEvery: 250, checkpointEvery: 250 },
       lengths: reduced ? [TRAIN_LENGTH, 4 * TRAIN_LENGTH] : [TRAIN_LENGTH, 4 * TRAIN_LENGTH, 16 * TRAIN_LENGTH],
     };
   },
