@@ -56,7 +56,7 @@ export const mnistRecipe: Recipe = {
       ],
       train: reduced
         ? { steps: 20, batch: 16, lr: 2e-3, seed: 0, evalEvery: 0, checkpointEvery: 0 }
-        : { steps: 500, batch: 32, lr: 2e-3, seed: 0, evalEvery: 250, checkpointEvery: 250 },
+        : { steps: 1500, batch: 32, lr: 2e-3, seed: 0, evalEvery: 250, checkpointEvery: 250 },
     };
   },
   summarize(runs: RunRecord[]) {
