@@ -12,28 +12,12 @@ import * as tf from "@tensorflow/tfjs";
 import { batchMatMul } from "@attnkit/core";
 import { decayPower, lowerGrid, range } from "./decay-grid";
 import { takeRows } from "./rows";
+import { segmentsOf, type Segment } from "./segments";
 
 // Rows (batch·heads × tokens) per segment: 2048 rows of 64 floats are 512 KiB per tensor.
 const SEGMENT_ROWS = 2048;
 // The states inside a segment come from one (G+1)×(G+1) product per row, so G stays small.
 const MAX_CHUNKS = 32;
-
-interface Segment {
-  from: number;
-  chunks: number;
-  size: number;
-}
-
-// Full chunks in segments of up to `per` chunks, then the shorter last chunk (if any) as its own segment:
-// no padding, so no padded token can decay the final state.
-function segmentsOf(seq: number, c: number, rows: number): Segment[] {
-  const full = Math.floor(seq / c);
-  const per = Math.max(1, Math.min(MAX_CHUNKS, Math.floor(SEGMENT_ROWS / (rows * c))));
-  const out: Segment[] = [];
-  for (let i = 0; i < full; i += per) out.push({ from: i * c, chunks: Math.min(per, full - i), size: c });
-  if (seq > full * c) out.push({ from: full * c, chunks: 1, size: seq - full * c });
-  return out;
-}
 
 // op(a)·op(b) through core's batchMatMul takes one small transpose per matrix for a transposed operand;
 // one transpose of the whole [r, G, m, n] tensor first is much cheaper on wasm.
@@ -199,7 +183,7 @@ export function chunkedCausal(x: ChunkedInputs, chunkSize: number, eps: number |
   const [b, h, seq, dk] = x.q.shape as number[];
   const dv = x.v.shape[3]!;
   const r = b! * h!;
-  const segs = segmentsOf(seq!, chunkSize, r);
+  const segs = segmentsOf(seq!, chunkSize, r, SEGMENT_ROWS, MAX_CHUNKS);
   const norm = eps !== null;
   const decayGrad = x.logDecay instanceof tf.Tensor;
   const keys = keptKeys(decayGrad, norm);
@@ -260,7 +244,7 @@ export function chunkedCausal(x: ChunkedInputs, chunkSize: number, eps: number |
           const dvs: tf.Tensor[] = [];
           for (let i = segs.length - 1; i >= 0; i--) {
             const seg = segs[i]!;
-            const len = seg.chunks * seg.size;
+            const len = seg.length;
             const [dq, dk_, dv_, ds, ...more] = tf.tidy(() => {
               const cut = (t: tf.Tensor) => takeRows(t, seg.from, len).reshape([r, seg.chunks, seg.size, dv]);
               const gr = backwardSegment(pieceOf(bq, bk, bv, seg), x.map, x.qScale, gridsB(seg), keptAt(i), cut(dy3), sOut ? cut(sOut) : null, dNext, decayGrad);

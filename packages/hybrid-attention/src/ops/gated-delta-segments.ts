@@ -10,6 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 import { l2Normalize } from "@attnkit/core";
 import { knownInverse, unitLowerInverse, wyChunks } from "./gated-delta-wy";
 import { takeRows } from "./rows";
+import { segmentsOf, type Segment } from "./segments";
 
 // Rows (batch·heads × tokens) per segment: 4096 rows of 64 floats are 1 MiB per tensor. On wasm (4 heads of 64)
 // fwd+bwd took ~10% less time with 4096 than with 2048, which chunked.ts uses: each segment here costs the c
@@ -17,22 +18,6 @@ import { takeRows } from "./rows";
 const SEGMENT_ROWS = 4096;
 // The states inside a segment come from one small product per chunk in turn, so its tape stays short.
 const MAX_CHUNKS = 32;
-
-interface Segment {
-  from: number;
-  length: number;
-}
-
-// Whole chunks in segments of up to SEGMENT_ROWS rows and MAX_CHUNKS chunks, then the shorter last chunk (if
-// any) on its own, so that no segment needs padding.
-function segmentsOf(seq: number, c: number, rows: number): Segment[] {
-  const full = Math.floor(seq / c) * c;
-  const step = Math.max(1, Math.min(MAX_CHUNKS, Math.floor(SEGMENT_ROWS / (rows * c)))) * c;
-  const out: Segment[] = [];
-  for (let from = 0; from < full; from += step) out.push({ from, length: Math.min(step, full - from) });
-  if (seq > full) out.push({ from: full, length: seq - full });
-  return out;
-}
 
 // tf.grads called from a gradient function (here, once per segment) replaces the engine's active tape with
 // its own and clears it when done, while the outer tf.grads still has to free its tape's saved tensors
@@ -73,7 +58,7 @@ export function gatedDeltaChunks(x: GatedDeltaInputs, options: GatedDeltaChunkOp
   const [b, h, seq, dk] = x.q.shape as number[];
   const dv = x.v.shape[3]!;
   const r = b! * h!;
-  const segs = segmentsOf(seq!, Math.min(options.chunkSize, seq!), r);
+  const segs = segmentsOf(seq!, Math.min(options.chunkSize, seq!), r, SEGMENT_ROWS, MAX_CHUNKS);
   const { normEps, scale, chunkSize } = options;
   // One segment's output [r, 1, length, dv] and final state [r, 1, dk, dv] from its pieces.
   const segment = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, g: tf.Tensor, beta: tf.Tensor, s: tf.Tensor, invert: (a: tf.Tensor) => tf.Tensor) => {
