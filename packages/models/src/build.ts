@@ -7,6 +7,7 @@ import { LandmarkAttention } from "@attnkit/landmark";
 import { MoE } from "@attnkit/moe-routing";
 import { BlockRoutingAttention } from "@attnkit/routing-attention";
 import { TempScaleAttention } from "@attnkit/temperature-softmax";
+import { BaseConv } from "./layers/base-conv";
 import { FeedForward } from "./layers/feed-forward";
 import { PositionEmbedding } from "./layers/position-embedding";
 import { RMSNorm } from "./layers/rms-norm";
@@ -71,6 +72,8 @@ function attentionLayer(spec: TextModelSpec, a: AttentionSpec, i: number, return
         ...(a.temperatureMode ? { temperatureMode: a.temperatureMode } : {}), ...(a.temperature !== undefined ? { temperature: a.temperature } : {}),
         ...(a.trainLength !== undefined ? { trainLength: a.trainLength } : {}),
       });
+    case "base-conv":
+      return new BaseConv({ name, ...(a.kernelSize !== undefined ? { kernelSize: a.kernelSize } : {}), seed: seedAt(spec, i + 1) });
   }
 }
 

@@ -5,6 +5,7 @@ export { TokenEmbedding, type TokenEmbeddingArgs } from "./layers/token-embeddin
 export { PositionEmbedding, type PositionEmbeddingArgs } from "./layers/position-embedding";
 export { FeedForward, type FeedForwardArgs, type FeedForwardActivation } from "./layers/feed-forward";
 export { SelfAttention, type SelfAttentionArgs, type SelfAttentionCache } from "./layers/self-attention";
+export { BaseConv, type BaseConvArgs, type BaseConvCache } from "./layers/base-conv";
 export { lmLoss, oneHotTargets } from "./loss";
 export { generate, supportsCache, type GenerateOptions } from "./generate";
 export { saveModel, loadModel, nodeFileHandler } from "./io";

@@ -59,6 +59,13 @@ const tempscale = z.strictObject({
   trainLength: int(1).optional(),
 });
 
+/** Zoology's BaseConv: a short causal convolution gated by a projection (a sequence mixer, not attention). */
+const baseConv = z.strictObject({
+  kind: z.literal("base-conv"),
+  /** Taps of the causal convolution (default 3). */
+  kernelSize: int(1).optional(),
+});
+
 export const attentionSpecSchema = z.discriminatedUnion("kind", [
   softmaxAttention,
   linearAttention,
@@ -69,6 +76,7 @@ export const attentionSpecSchema = z.discriminatedUnion("kind", [
   blockRouting,
   landmark,
   tempscale,
+  baseConv,
 ]);
 
 const mlpSpec = z.strictObject({

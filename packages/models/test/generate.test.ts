@@ -18,6 +18,7 @@ const kinds: [string, AttentionSpec, FfnSpec?][] = [
   ["still-hybrid", { kind: "still-hybrid", chunkSize: 4, topK: 1 }],
   ["natsl-hybrid", { kind: "natsl-hybrid", blockSize: 4 }],
   ["block-routing", { kind: "block-routing", blockSize: 4, topK: 2 }],
+  ["base-conv", { kind: "base-conv", kernelSize: 3 }],
   ["tempscale (no cache)", { kind: "tempscale" }],
   ["moe softmax router", { kind: "softmax" }, { kind: "moe", hiddenUnits: 16, numExperts: 4, topK: 2 }],
   ["moe similarity router, causal (no cache)", { kind: "softmax" }, { kind: "moe", hiddenUnits: 16, numExperts: 4, topK: 2, router: "similarity" }],

@@ -3,10 +3,10 @@
 // sizes, odd lengths). Small shapes, so webgpu runs too.
 import * as tf from "@tensorflow/tfjs";
 import { expect, it } from "vitest";
-import { OptionError, ShapeError } from "@attnkit/core";
+import { OptionError, ShapeError, causalConv1d } from "@attnkit/core";
 import type { HostArray } from "@attnkit/core/reference";
 import { backendTolerance, checkGradients, describeBackends, expectClose, expectNoLeaks, fc, randomPair, runLayerTest } from "@attnkit/testing";
-import { FeedForward, PatchEmbedding, PositionEmbedding, RMSNorm, SelfAttention, TokenEmbedding, defineModel, lmLoss, type ModelSpec } from "../src/index";
+import { BaseConv, FeedForward, PatchEmbedding, PositionEmbedding, RMSNorm, SelfAttention, TokenEmbedding, defineModel, lmLoss, type ModelSpec } from "../src/index";
 import { referenceModel } from "../src/reference";
 import { tokenRows } from "./helpers";
 
@@ -26,6 +26,48 @@ describeBackends("models layers", (backend) => {
     await runLayerTest({ make: () => new TokenEmbedding({ vocabSize: 11, dModel: 6 }), inputShape: [5], inputDtype: "int32", intRange: 11, expectedWeights: 1 });
     await runLayerTest({ make: () => new PositionEmbedding({ maxLength: 9, dModel: 6 }), inputShape: [5, 6], expectedWeights: 1 });
     await runLayerTest({ make: () => new PatchEmbedding({ patchSize: 2, dModel: 5 }), inputShape: [4, 6, 3], expectedWeights: 2 });
+    await runLayerTest({ make: () => new BaseConv({ kernelSize: 3 }), inputShape: [5, 6], expectedWeights: 4 });
+  });
+
+  it("BaseConv is Zoology's gated short convolution: conv(u) ⊙ (u·W + b) + u, with torch's initial ranges", async () => {
+    const layer = new BaseConv({ kernelSize: 3, seed: 2 });
+    const { tensor: u } = randomPair([2, 5, 4], 6);
+    const y = layer.apply(u) as tf.Tensor;
+    const [kernel, convBias, projection, projectionBias] = layer.getWeights() as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+    expect(kernel.shape).toEqual([3, 4]);
+    expect(projection.shape).toEqual([4, 4]);
+    const gate = u.reshape([10, 4]).matMul(projection).add(projectionBias).reshape([2, 5, 4]);
+    await expectClose(y, causalConv1d(u, kernel, { bias: convBias }).mul(gate).add(u), backendTolerance(backend, { atol: 1e-5, rtol: 1e-4 }));
+    // Taps U(±1/√k), projection U(±1/√d).
+    expect((await kernel.abs().max().data())[0]).toBeLessThanOrEqual(1 / Math.sqrt(3));
+    expect((await projection.abs().max().data())[0]).toBeLessThanOrEqual(1 / Math.sqrt(4));
+    // Causal: changing the last token leaves the earlier outputs alone.
+    const changed = tf.concat([u.slice([0, 0, 0], [2, 4, 4]), tf.ones([2, 1, 4])], 1);
+    await expectClose((layer.apply(changed) as tf.Tensor).slice([0, 0, 0], [2, 4, 4]), y.slice([0, 0, 0], [2, 4, 4]), { atol: 0, rtol: 0 });
+  });
+
+  it("BaseConv: cached pieces equal one full call, without leaks; gradients match finite differences", async () => {
+    for (const kernelSize of [1, 3, 4]) {
+      const layer = new BaseConv({ kernelSize, seed: 3 });
+      const { tensor: x } = randomPair([2, 7, 5], 4);
+      const full = layer.apply(x) as tf.Tensor;
+      let cache = null as ReturnType<BaseConv["callWithCache"]>["cache"] | null;
+      const outs: tf.Tensor[] = [];
+      for (const [start, size] of [[0, 1], [1, 4], [5, 2]] as const) {
+        const r = layer.callWithCache(x.slice([0, start, 0], [2, size, 5]), cache);
+        cache?.history.dispose();
+        cache = r.cache;
+        outs.push(r.output);
+      }
+      await expectClose(tf.concat(outs, 1), full, backendTolerance(backend, { atol: 1e-5, rtol: 1e-4 }));
+      const piece = x.slice([0, 0, 0], [2, 2, 5]);
+      await expectNoLeaks(() => {
+        const r = layer.callWithCache(piece, cache);
+        return [r.output, r.cache.history];
+      });
+    }
+    const layer = new BaseConv({ seed: 5 });
+    await checkGradients((t) => layer.apply(t) as tf.Tensor, [randomPair([1, 4, 3], 6).tensor]);
   });
 
   it("SelfAttention: cached pieces equal one full call, without leaks", async () => {
@@ -84,6 +126,7 @@ describeBackends("models layers", (backend) => {
     expect(() => new SelfAttention({ numHeads: 0, keyDim: 2 })).toThrow(OptionError);
     expect(() => new FeedForward({ hiddenUnits: 4, activation: "tanh" as "gelu" })).toThrow(/FeedForward.*activation/);
     expect(() => new RMSNorm({ eps: 0 })).toThrow(/RMSNorm.*eps/);
+    expect(() => new BaseConv({ kernelSize: 0 })).toThrow(/BaseConv.*kernelSize/);
     const pos = new PositionEmbedding({ maxLength: 3, dModel: 2 });
     expect(() => pos.apply(tf.zeros([1, 4, 2]))).toThrow(ShapeError);
   });

@@ -21,7 +21,7 @@ const vision: VisionModelSpec = { version: 1, family: "vision", image: { height:
 describe("ModelSpec validation", () => {
   const cases: [string, unknown, RegExp][] = [
     ["per-layer topK below 1", { ...base, layers: [{}, {}, { attention: { kind: "block-routing", blockSize: 8, topK: 0 } }] }, /spec\.layers\[2\]\.attention\.topK must be ≥ 1, got 0/],
-    ["unknown attention kind", { ...base, attention: { kind: "flash" } }, /spec\.attention\.kind must be one of 'softmax' \| 'linear' .*'tempscale', got "flash"/],
+    ["unknown attention kind", { ...base, attention: { kind: "flash" } }, /spec\.attention\.kind must be one of 'softmax' \| 'linear' .*'tempscale' \| 'base-conv', got "flash"/],
     ["unknown ffn kind", { ...base, ffn: { kind: "glu" } }, /spec\.ffn\.kind must be one of 'mlp' \| 'moe', got "glu"/],
     ["unknown family", { ...base, family: "seq2seq" }, /spec\.family must be one of "decoder" \| "encoder" \| "vision", got "seq2seq"/],
     ["unknown top-level key", { ...base, dropout: 0.1 }, /spec has unknown key 'dropout'/],
@@ -41,6 +41,8 @@ describe("ModelSpec validation", () => {
     ["plan index out of range", { ...base, attn: { layers: [0, 3] } }, /spec\.attn\.layers\[1\] must be a layer index below spec\.numLayers \(3\), got 3/],
     ["enum option", { ...base, attention: { kind: "linear", featureMap: "softplus" } }, /spec\.attention\.featureMap must be one of "elu1" \| "relu" \| "identity", got "softplus"/],
     ["encoder with a causal-only kind", { ...base, family: "encoder", attention: { kind: "gated-deltanet" } }, /spec\.attention\.kind must be one of 'softmax' \| 'tempscale' in the encoder family/],
+    ["encoder with the causal BaseConv", { ...base, family: "encoder", layers: [{ attention: { kind: "base-conv" } }, {}, {}] }, /spec\.layers\[0\]\.attention\.kind must be one of 'softmax' \| 'tempscale' in the encoder family/],
+    ["BaseConv without taps", { ...base, attention: { kind: "base-conv", kernelSize: 0 } }, /spec\.attention\.kernelSize must be ≥ 1, got 0/],
     ["attention router without softmax", { ...base, attention: { kind: "linear" }, ffn: { kind: "moe", hiddenUnits: 8, router: "attention" } }, /spec\.ffn\.router 'attention' needs softmax attention/],
     ["MoE topK above experts", { ...base, ffn: { kind: "moe", hiddenUnits: 8, numExperts: 2, topK: 3 } }, /spec\.ffn\.topK must be ≤ numExperts \(2\), got 3/],
     ["log-n without trainLength", { ...base, attention: { kind: "tempscale", temperatureMode: "log-n" } }, /spec\.attention\.trainLength is required/],
