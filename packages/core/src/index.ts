@@ -31,4 +31,4 @@ export { mlp, activate, activationSlope, ACTIVATIONS, type Activation } from "./
 export { mulberry32, checkSeed, withSeededRandom, type Mulberry32 } from "./random";
 export { addAll } from "./ops/add-all";
 export { cumsum, type CumsumOptions } from "./ops/cumsum";
-export { causalConv1d, type CausalConv1dOptions } from "./ops/causal-conv";
+export { causalConv1d, causalConvHistory, type CausalConv1dOptions } from "./ops/causal-conv";

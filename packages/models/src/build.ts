@@ -54,7 +54,7 @@ function attentionLayer(spec: TextModelSpec, a: AttentionSpec, i: number, return
         ...(a.decayVariant ? { decayVariant: a.decayVariant } : {}), ...(a.chunkSize ? { chunkSize: a.chunkSize } : {}),
       });
     case "gated-deltanet":
-      return new GatedDeltaNet({ name, numHeads, keyDim, ...(a.chunkSize ? { chunkSize: a.chunkSize } : {}) });
+      return new GatedDeltaNet({ name, numHeads, keyDim, ...(a.chunkSize ? { chunkSize: a.chunkSize } : {}), ...(a.convSize !== undefined ? { convSize: a.convSize } : {}) });
     case "still-hybrid":
       return new StillHybridAttention({
         name, numHeads, keyDim, chunkSize: a.chunkSize,

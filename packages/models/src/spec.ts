@@ -28,6 +28,8 @@ const lightningAttention = z.strictObject({
 const gatedDeltaNet = z.strictObject({
   kind: z.literal("gated-deltanet"),
   chunkSize: int(1).optional(),
+  /** Taps of the short convolutions of q, k and v (default 4; 0: none). */
+  convSize: int(0).optional(),
 });
 const stillHybrid = z.strictObject({
   kind: z.literal("still-hybrid"),

@@ -15,6 +15,7 @@ const kinds: [string, AttentionSpec, FfnSpec?][] = [
   ["linear", { kind: "linear", chunkSize: 4 }],
   ["lightning", { kind: "lightning", chunkSize: 4 }],
   ["gated-deltanet", { kind: "gated-deltanet", chunkSize: 4 }],
+  ["gated-deltanet without short convolutions", { kind: "gated-deltanet", chunkSize: 4, convSize: 0 }],
   ["still-hybrid", { kind: "still-hybrid", chunkSize: 4, topK: 1 }],
   ["natsl-hybrid", { kind: "natsl-hybrid", blockSize: 4 }],
   ["block-routing", { kind: "block-routing", blockSize: 4, topK: 2 }],

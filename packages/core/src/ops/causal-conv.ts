@@ -51,3 +51,17 @@ export function causalConv1d(x: tf.Tensor, kernel: tf.Tensor, options: CausalCon
     return (bias !== undefined ? out!.add(bias.reshape([1, 1, channels])) : out!) as tf.Tensor3D;
   });
 }
+
+/**
+ * The inputs a causal convolution of `taps` taps reads before the token after `x`: the last taps − 1 rows
+ * of `[history; x]` (history default zeros), `[b, taps − 1, channels]`, the `history` of the next call.
+ */
+export function causalConvHistory(x: tf.Tensor, taps: number, history?: tf.Tensor): tf.Tensor3D {
+  assertRank("causalConvHistory", "x", x, 3);
+  const [b, length, channels] = x.shape as [number, number, number];
+  if (history !== undefined) assertShape("causalConvHistory", "history", history, [b, taps - 1, channels]);
+  return tf.tidy(() => {
+    const seen = tf.concat([history ?? tf.zeros([b, taps - 1, channels]), x], 1);
+    return seen.slice([0, length, 0], [b, taps - 1, channels]) as tf.Tensor3D;
+  });
+}

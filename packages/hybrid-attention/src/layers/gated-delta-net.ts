@@ -1,11 +1,12 @@
-// Gated DeltaNet layer (fla GatedDeltaNet / NVlabs lit_gpt): q, k, v projections with SiLU, the official
+// Gated DeltaNet layer (fla GatedDeltaNet / NVlabs lit_gpt): q, k, v projections, each through a causal
+// short convolution (fla's ShortConvolution: depth-wise, `convSize` taps, no bias) and SiLU, the official
 // gates (log α = −exp(A_log)·softplus(W_a x + dt_bias), β = sigmoid(W_b x)), the gated delta rule with
 // L2-normalised q and k, then o_proj(RMSNorm_head(o) ⊙ silu(W_g x)) (FusedRMSNormGated, eps 1e-5).
-// Not included: the causal short convolution (size 4) of the official layers, and allow_neg_eigval.
+// Not included: allow_neg_eigval.
 import * as tf from "@tensorflow/tfjs";
-import { assertInteger, assertNumber, assertOneOf, batchMatMul, checkLayerArgs, lastDim, registerLayer, rmsNorm } from "@attnkit/core";
+import { assertInteger, assertNumber, assertOneOf, batchMatMul, causalConv1d, causalConvHistory, checkLayerArgs, lastDim, registerLayer, rmsNorm } from "@attnkit/core";
 import { gatedDeltaGates, gatedDeltaRule } from "../ops/gated-delta-rule";
-import { checkLayerInput, projectHeads, type LayerArgs, type LayerVariable, type OutputWithCache, type RecurrentCache } from "../ops/projection";
+import { checkLayerInput, type LayerArgs, type LayerVariable, type OutputWithCache, type RecurrentCache } from "../ops/projection";
 
 export interface GatedDeltaNetArgs extends LayerArgs {
   numHeads: number;
@@ -20,10 +21,13 @@ export interface GatedDeltaNetArgs extends LayerArgs {
   chunkSize?: number;
   /** eps of the output RMSNorm (default 1e-5). */
   normEps?: number;
+  /** Taps of the short convolutions of q, k and v (default 4, fla's conv_size; 0: none, SiLU only). */
+  convSize?: number;
 }
 
 const NAME = "GatedDeltaNet";
-const KEYS = ["numHeads", "keyDim", "valueDim", "outputDim", "mode", "chunkSize", "normEps"];
+const KEYS = ["numHeads", "keyDim", "valueDim", "outputDim", "mode", "chunkSize", "normEps", "convSize"];
+const PROJECTIONS = ["q", "k", "v"] as const;
 
 // A_log = log A with A spread over the official U(0, 16) range, and dt_bias = softplus⁻¹(dt) with dt
 // spread log-uniformly over [1e-3, 0.1] (deterministic here instead of random draws).
@@ -48,6 +52,7 @@ export class GatedDeltaNet extends tf.layers.Layer {
   readonly mode: "recurrent" | "chunk";
   readonly chunkSize: number;
   readonly normEps: number;
+  readonly convSize: number;
   private w: Record<string, LayerVariable> = {};
   private dModel = 0;
 
@@ -64,6 +69,8 @@ export class GatedDeltaNet extends tf.layers.Layer {
     assertInteger(NAME, "chunkSize", this.chunkSize, { min: 1 });
     this.normEps = args.normEps ?? 1e-5;
     assertNumber(NAME, "normEps", this.normEps, { min: 0, minExclusive: true });
+    this.convSize = args.convSize ?? 4;
+    assertInteger(NAME, "convSize", this.convSize, { min: 0 });
     this.numHeads = args.numHeads;
     this.keyDim = args.keyDim;
     this.valueDim = args.valueDim ?? 2 * args.keyDim;
@@ -78,6 +85,11 @@ export class GatedDeltaNet extends tf.layers.Layer {
     this.w.q = this.addWeight("query_kernel", [d, h * this.keyDim], "float32", glorot());
     this.w.k = this.addWeight("key_kernel", [d, h * this.keyDim], "float32", glorot());
     this.w.v = this.addWeight("value_kernel", [d, h * this.valueDim], "float32", glorot());
+    if (this.convSize > 0) {
+      // torch Conv1d's default initialisation: U(±1/√fan_in), fan_in = taps for a depth-wise kernel.
+      const bound = 1 / Math.sqrt(this.convSize);
+      for (const p of PROJECTIONS) this.w[`${p}Conv`] = this.addWeight(`${p}_conv_kernel`, [this.convSize, this.widthOf(p)], "float32", tf.initializers.randomUniform({ minval: -bound, maxval: bound }));
+    }
     this.w.a = this.addWeight("a_kernel", [d, h], "float32", glorot());
     this.w.b = this.addWeight("b_kernel", [d, h], "float32", glorot());
     this.w.aLog = this.addWeight("A_log", [h], "float32", tf.initializers.zeros());
@@ -98,14 +110,27 @@ export class GatedDeltaNet extends tf.layers.Layer {
     return [...shape.slice(0, -1), this.outputDim ?? shape[shape.length - 1]!];
   }
 
-  private forward(x: tf.Tensor, cache: RecurrentCache | null): { output: tf.Tensor; s: tf.Tensor } {
+  private widthOf(p: (typeof PROJECTIONS)[number]): number {
+    return this.numHeads * (p === "v" ? this.valueDim : this.keyDim);
+  }
+
+  /** With `cache` (null: an empty one) also returns the histories of the short convolutions. */
+  private forward(x: tf.Tensor, cache?: RecurrentCache | null): { output: tf.Tensor; s: tf.Tensor; conv: tf.Tensor[] } {
     checkLayerInput(NAME, x, this.dModel);
     const [batch, seq] = x.shape as [number, number, number];
     const h = this.numHeads;
     const flat = x.reshape([batch * seq, this.dModel]);
-    const q = silu(projectHeads(flat, this.w.q!, batch, seq, h, this.keyDim));
-    const k = silu(projectHeads(flat, this.w.k!, batch, seq, h, this.keyDim));
-    const v = silu(projectHeads(flat, this.w.v!, batch, seq, h, this.valueDim));
+    const conv: tf.Tensor[] = [];
+    // [b, h, t, size]: projection → short convolution (continuing the cached rows) → SiLU.
+    const [q, k, v] = PROJECTIONS.map((p, i) => {
+      let y = batchMatMul(flat, this.w[p]!.read()).reshape([batch, seq, this.widthOf(p)]);
+      if (this.convSize > 0) {
+        const history = cache?.conv?.[i];
+        if (cache !== undefined) conv.push(causalConvHistory(y, this.convSize, history));
+        y = causalConv1d(y, this.w[`${p}Conv`]!.read(), history ? { history } : {});
+      }
+      return silu(y).reshape([batch, seq, h, p === "v" ? this.valueDim : this.keyDim]).transpose([0, 2, 1, 3]);
+    }) as [tf.Tensor, tf.Tensor, tf.Tensor];
     const toHeads = (y: tf.Tensor) => y.reshape([batch, seq, h]).transpose([0, 2, 1]); // [b, h, t]
     const { logAlpha, beta } = gatedDeltaGates({ a: batchMatMul(flat, this.w.a!.read()), b: batchMatMul(flat, this.w.b!.read()), aLog: this.w.aLog!.read(), dtBias: this.w.dtBias!.read() });
     const r = gatedDeltaRule(q, k, v, {
@@ -114,21 +139,21 @@ export class GatedDeltaNet extends tf.layers.Layer {
     const o = rmsNorm(r.output.transpose([0, 2, 1, 3]), { weight: this.w.norm!.read(), eps: this.normEps }); // [b, t, h, dv]
     const gate = silu(batchMatMul(flat, this.w.g!.read()).reshape([batch, seq, h, this.valueDim]));
     const merged = o.mul(gate).reshape([batch * seq, h * this.valueDim]);
-    return { output: batchMatMul(merged, this.w.o!.read()).reshape([batch, seq, -1]), s: r.state.s };
+    return { output: batchMatMul(merged, this.w.o!.read()).reshape([batch, seq, -1]), s: r.state.s, conv };
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
-    return tf.tidy(() => this.forward(Array.isArray(inputs) ? inputs[0]! : inputs, null).output);
+    return tf.tidy(() => this.forward(Array.isArray(inputs) ? inputs[0]! : inputs).output);
   }
 
   /** Forward pass from `cache` (null: empty); pieces or single tokens equal one full call. The caller disposes the old cache. */
   callWithCache(x: tf.Tensor, cache: RecurrentCache | null = null): OutputWithCache {
     if (!this.built) this.build(x.shape);
-    const r = tf.tidy(() => {
+    const [output, s, ...conv] = tf.tidy(() => {
       const o = this.forward(x, cache);
-      return [o.output, o.s];
+      return [o.output, o.s, ...o.conv];
     });
-    return { output: r[0]!, cache: { state: { s: r[1]! }, position: (cache?.position ?? 0) + x.shape[1]! } };
+    return { output: output!, cache: { state: { s: s! }, position: (cache?.position ?? 0) + x.shape[1]!, ...(conv.length > 0 ? { conv } : {}) } };
   }
 
   override getConfig(): tf.serialization.ConfigDict {
@@ -141,6 +166,7 @@ export class GatedDeltaNet extends tf.layers.Layer {
       mode: this.mode,
       chunkSize: this.chunkSize,
       normEps: this.normEps,
+      convSize: this.convSize,
     };
   }
 }

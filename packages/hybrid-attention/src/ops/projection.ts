@@ -22,6 +22,8 @@ export interface RecurrentCache {
   state: LinearState;
   /** Tokens seen so far (positions for LRPE). */
   position: number;
+  /** GatedDeltaNet's short convolutions: the last convSize − 1 projected q, k and v rows. */
+  conv?: tf.Tensor[];
 }
 
 /** What `callWithCache` returns; the caller disposes the previous cache's tensors. */

@@ -4,7 +4,7 @@
 // layer each token's few predecessors, which a recall layer needs to find a key's value.
 // Initialisation as torch: the convolution's taps and bias U(±1/√k), the projection's U(±1/√d).
 import * as tf from "@tensorflow/tfjs";
-import { assertInteger, batchMatMul, causalConv1d, registerLayer } from "@attnkit/core";
+import { assertInteger, batchMatMul, causalConv1d, causalConvHistory, registerLayer } from "@attnkit/core";
 import { firstInput, firstShape, type LayerArgs, type LayerVariable } from "./common";
 
 export interface BaseConvArgs extends LayerArgs {
@@ -68,14 +68,7 @@ export class BaseConv extends tf.layers.Layer {
    */
   callWithCache(x: tf.Tensor, cache: BaseConvCache | null = null): { output: tf.Tensor; cache: BaseConvCache } {
     if (!this.built) this.build(x.shape);
-    const [b, n, d] = x.shape as [number, number, number];
-    const keep = this.kernelSize - 1;
-    return tf.tidy(() => {
-      const history = cache?.history ?? tf.zeros([b, keep, d]);
-      const output = this.forward(x, history);
-      const seen = tf.concat([history, x], 1);
-      return { output, cache: { history: seen.slice([0, n, 0], [b, keep, d]) } };
-    });
+    return tf.tidy(() => ({ output: this.forward(x, cache?.history), cache: { history: causalConvHistory(x, this.kernelSize, cache?.history) } }));
   }
 
   override getConfig(): tf.serialization.ConfigDict {
