@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { expect, it } from "vitest";
 import { checkGradients, describeBackends, expectClose, expectNoLeaks, randomPair } from "@attnkit/testing";
-import { OptionError, ShapeError, causalConv1d } from "../src/index";
+import { OptionError, ShapeError, causalConv1d, causalConvHistory } from "../src/index";
 
 /** Host-side y[b, t, c] = bias[c] + Σ_j w[j, c]·x[b, t − (k − 1) + j, c], with `history` before t = 0. */
 function hostConv(x: Float64Array, [b, length, c]: number[], w: Float64Array, k: number, bias: Float64Array | null, history: Float64Array | null): number[] {
@@ -49,6 +49,17 @@ describeBackends("causalConv1d", () => {
     const first = causalConv1d(x.slice([0, 0, 0], [2, 5, 3]), w);
     const second = causalConv1d(x.slice([0, 5, 0], [2, 3, 3]), w, { history: x.slice([0, 3, 0], [2, 2, 3]) });
     await expectClose(tf.concat([first, second], 1), full, { atol: 1e-6, rtol: 1e-6 });
+  });
+
+  it("causalConvHistory keeps the last taps − 1 inputs, across calls shorter than that", async () => {
+    const x = randomPair([2, 5, 3], 13).tensor;
+    await expectClose(causalConvHistory(x, 3), x.slice([0, 3, 0], [2, 2, 3]), { atol: 0, rtol: 0 });
+    // Token by token with 4 taps: after two tokens the history is [0, x0, x1].
+    let history = causalConvHistory(x.slice([0, 0, 0], [2, 1, 3]), 4);
+    history = causalConvHistory(x.slice([0, 1, 0], [2, 1, 3]), 4, history);
+    await expectClose(history, tf.concat([tf.zeros([2, 1, 3]), x.slice([0, 0, 0], [2, 2, 3])], 1), { atol: 0, rtol: 0 });
+    expect(causalConvHistory(x, 1).shape).toEqual([2, 0, 3]);
+    expect(() => causalConvHistory(x, 3, tf.zeros([2, 3, 3]))).toThrow(/causalConvHistory.*history/);
   });
 
   it("has gradients in x, kernel, bias and history", async () => {
