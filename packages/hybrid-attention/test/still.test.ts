@@ -130,6 +130,22 @@ describeBackends("stillSaliency / stillAttention", (backend) => {
     x.dispose();
   });
 
+  it("a key scoring far above the rest (exp would overflow) after the queries changes nothing, forward or back", async () => {
+    // Every query is near 1, the last key 100·1: its scores (≈ 170) overflow exp in float32.
+    const t = 9;
+    const noise = randomPair([1, 2, t, 3], 46, 0.1).tensor;
+    const q = noise.add(1);
+    const k = tf.concat([randomPair([1, 2, t - 1, 3], 47).tensor, tf.fill([1, 2, 1, 3], 100)], 2);
+    const v = randomPair([1, 2, t, 2], 48).tensor;
+    const run = (qq: tf.Tensor, kk: tf.Tensor, vv: tf.Tensor) => stillAttention(qq, kk, vv, { fq: npMap(qq), fk: npMap(kk), chunkSize: 2, topK: 1 });
+    const head = (x: tf.Tensor) => x.slice([0, 0, 0, 0], [-1, -1, t - 1, -1]);
+    const full = head(run(q, k, v));
+    expect((await full.data()).every(Number.isFinite)).toBe(true);
+    await expectClose(full, run(head(q), head(k), head(v)), tol);
+    const grads = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => head(run(a, b, c)).sum())([q, k, v]);
+    for (const g of grads) expect((await g.data()).every(Number.isFinite)).toBe(true);
+  });
+
   it("has gradients in q, k, v, fq, fk and gate", async () => {
     const x = inputs(1, 1, 7, 3, 2, 41);
     const gate = randomPair([1, 1, 7, 2], 45);

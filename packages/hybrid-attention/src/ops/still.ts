@@ -285,7 +285,9 @@ function stillBlock(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, fq: tf.Tensor, fk:
   // exactW is 0/1; arithmetic masking (no comparison) keeps the tape free of gradient-less ops.
   let m = tf.max(s.add(exactW.sub(1).mul(-MASKED)), -1, true);
   if (o.phantom) m = tf.where(tf.greater(firstChunk, 0), tf.maximum(m, 0), m);
-  const pe = exactW.mul(tf.exp(s.sub(m)));
+  // Exact keys never score above m; every other key (linear, or after the query) has weight 0, and its
+  // exponent is capped at 0 so that a large score cannot overflow to inf (inf · 0 = NaN, forward and back).
+  const pe = exactW.mul(tf.exp(tf.minimum(s.sub(m), 0)));
   const pl = linearW.mul(batchMatMul(fq, fk, false, true));
   let den = pe.sum(-1, true).add(pl.sum(-1, true)).add(o.eps);
   if (o.phantom) den = den.add(firstChunk.mul(tf.exp(m.neg())).mul(o.chunkSize));

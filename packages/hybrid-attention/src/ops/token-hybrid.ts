@@ -42,6 +42,8 @@ export interface TokenHybridBranches {
 
 const KNOWN = ["alpha", "beta", "route", "blockSize", "wAttn", "wLin", "gate", "qkL2Norm", "l2NormEps", "decaySoftmaxBlocks", "scale", "normEps", "returnBranches"];
 const BIG = 1e30;
+/** Largest exponent of a key outside the softmax branch (e^20 ≈ 5·10^8: finite in float32 products). */
+const EXP_CAP = 20;
 
 function checkWeight(fn: string, name: string, w: unknown, target: number[]): void {
   if (w === undefined) return;
@@ -86,7 +88,10 @@ export function hybridSoftmax(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, keyRoute
   // A stabiliser only: the ratio does not depend on it, so it is kept off the tape. (Differentiated,
   // its gradient reaches w multiplied by BIG, and rounding turns that into NaN for the route.)
   const m = withoutGradient((a, b) => tf.max(a.add(b.sub(1).mul(BIG)), -1, true), s, w);
-  const p = w.mul(tf.exp(s.sub(m)));
+  // Keys in the softmax never score above m. A key outside it (weight 0: a linear block, or after the
+  // query) may score far higher; its exponent is capped at EXP_CAP so it cannot overflow to inf (inf · 0 =
+  // NaN, forward and back). Its straight-through gradient to the route is exp(s − m), capped alike.
+  const p = w.mul(tf.exp(tf.minimum(s.sub(m), EXP_CAP)));
   return batchMatMul(p, v).div(p.sum(-1, true));
 }
 
