@@ -4,7 +4,8 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { AttnkitError, OptionError } from "@attnkit/core";
 import { benchCommand } from "./commands/bench";
 import { compareCommand } from "./commands/compare";
-import { EXIT_INTERRUPTED, type CommandContext, type Output } from "./commands/context";
+import { EXIT_DIVERGED, EXIT_INTERRUPTED, type CommandContext, type Output } from "./commands/context";
+import { DivergedError } from "./engine/train";
 import { evalCommand } from "./commands/eval";
 import { reportCommand } from "./commands/report";
 import { resumeCommand } from "./commands/resume";
@@ -29,7 +30,7 @@ Usage:
   attnkit-lab help
 
 Ctrl-C stops after the current step and writes a checkpoint; resume continues exactly.
-Exit codes: 0 done, 1 a benchmark missed its target, 2 bad input, 130 interrupted.`;
+Exit codes: 0 done, 1 a benchmark missed its target, 2 bad input, 3 a training loss became NaN or infinite, 130 interrupted.`;
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 const str = { type: "string" } as const;
@@ -162,6 +163,10 @@ export async function main(argv: string[], io: MainIo = { out: process.stdout, e
     if (isBadInput(e)) {
       io.err.write(`attnkit-lab: ${(e as Error).message.split("\n")[0]}\n`);
       return EXIT_BAD_INPUT;
+    }
+    if (e instanceof DivergedError) {
+      io.err.write(`attnkit-lab: ${e.message}\n`);
+      return EXIT_DIVERGED;
     }
     const message = e instanceof Error ? e.message.split("\n")[0] : String(e);
     io.err.write(`attnkit-lab: internal error: ${message}${process.env.ATTNKIT_DEBUG ? `\n${(e as Error).stack}` : " (set ATTNKIT_DEBUG=1 for the stack trace)"}\n`);

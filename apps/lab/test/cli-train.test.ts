@@ -5,7 +5,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { formatNumber } from "../src/report/format";
 import { CHECKPOINT_DIR, CONFIG_FILE, EVAL_FILE, METRICS_FILE, REPORT_HTML, SUMMARY_MD, type EvalRow, type MetricRow, type RunConfig } from "../src/run-files";
-import { cli, tempDir, tinySpecFile, trainArgs } from "./lab-helpers";
+import { TINY_SPEC, cli, tempDir, tinySpecFile, trainArgs } from "./lab-helpers";
 
 const read = async (file: string) => readFile(file, "utf8");
 const rows = async (dir: string) => (await read(path.join(dir, METRICS_FILE))).trim().split("\n").map((l) => JSON.parse(l) as MetricRow);
@@ -68,5 +68,19 @@ describe("attnkit-lab train / eval / report", () => {
     expect(rep.code).toBe(0);
     expect(rep.out).toContain(path.join(dir, REPORT_HTML));
     expect(await read(path.join(dir, SUMMARY_MD))).toContain(formatNumber(after.find((x) => x.length === 48)!.metrics.loss!));
+  });
+
+  it("stops a run whose loss becomes NaN or infinite with one line and exit code 3", async () => {
+    const dir = path.join(await tempDir(), "diverged");
+    // A softmax temperature of 1e-39 turns every attention score into ±inf: the loss is NaN at once.
+    const spec = await tinySpecFile(path.dirname(dir), { ...TINY_SPEC, attention: { kind: "tempscale", temperatureMode: "fixed", temperature: 1e-39 } });
+    const r = await cli(...trainArgs(spec, dir, "--steps", "50"));
+    expect(r.code).toBe(3);
+    expect(r.err).toMatch(/^attnkit-lab: tiny: the training loss became (NaN|Infinity|-Infinity) at step \d+; training stopped there .* Try a lower --lr\n$/);
+    const logged = await rows(dir);
+    const last = logged.filter((m) => m.kind === "train").at(-1)!;
+    expect(Number.isFinite(last.loss ?? NaN)).toBe(false);
+    expect(last.step).toBeLessThan(50); // it did not train on to the end
+    expect(existsSync(path.join(dir, EVAL_FILE))).toBe(false);
   });
 });

@@ -14,9 +14,11 @@ export interface CommandContext {
   stopAfter?: number;
 }
 
-/** Exit status: 0 done, 1 a benchmark missed its target, 2 bad input, 130 interrupted (checkpoint written). */
+/** Exit status: 0 done, 1 a benchmark missed its target, 2 bad input, 3 a training loss became NaN or
+ * infinite, 130 interrupted (checkpoint written). */
 export type ExitCode = number;
 
+export const EXIT_DIVERGED = 3;
 export const EXIT_INTERRUPTED = 130;
 
 export function say(ctx: CommandContext, line: string): void {

@@ -37,6 +37,9 @@ export interface TrainResult {
 
 export const DEFAULT_CLIP_NORM = 1;
 
+/** A training loss became NaN or infinite: the run stopped there (its last checkpoint is from before). */
+export class DivergedError extends Error {}
+
 export function logEvery(config: RunConfig): number {
   return config.train.logEvery ?? Math.max(1, Math.floor(config.train.steps / 500));
 }
@@ -141,6 +144,11 @@ export async function trainRun(dir: string, control: TrainControl): Promise<Trai
         windowTokens = 0;
         await appendMetrics(dir, [row]);
         progress.update({ step: row.step, loss: row.loss, tokensPerSec: row.tokensPerSec, elapsedMs: now - started, stepsDone: state.step - startStep });
+        if (!Number.isFinite(row.loss)) {
+          tf.dispose([loss, ...(aux ? [aux] : [])]);
+          progress.done();
+          throw new DivergedError(`${config.name}: the training loss became ${row.loss} at step ${row.step}; training stopped there (a checkpoint, if any, is from an earlier step). Try a lower --lr`);
+        }
       }
       tf.dispose([loss, ...(aux ? [aux] : [])]);
       if (train.evalEvery > 0 && state.step % train.evalEvery === 0 && state.step < train.steps) {
