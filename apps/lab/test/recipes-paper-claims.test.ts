@@ -109,6 +109,17 @@ describe("recipe verdicts", () => {
     }
   });
 
+  it("moby-dick: the similarity router scores token pairs at τ = √dModel (at τ = 1 its mix is the identity)", () => {
+    for (const reduced of [true, false]) {
+      const ffnOf = (name: string) => {
+        const spec = mobyDickRecipe.setup({ reduced }).models.find((m) => m.name === name)!.spec;
+        return spec.family === "vision" ? undefined : spec.ffn;
+      };
+      expect(ffnOf("moe-similarity")).toMatchObject({ kind: "moe", router: "similarity", temperature: 8 });
+      for (const other of ["moe-softmax", "moe-attention"]) expect(ffnOf(other)).not.toHaveProperty("temperature");
+    }
+  });
+
   it("moby-dick: graph routers fluctuate less late in training at no loss cost", () => {
     const moe = (name: string, fluctuation: number, loss: number) =>
       run(name, specOf(mobyDickRecipe, name), [

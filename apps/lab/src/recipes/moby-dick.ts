@@ -1,7 +1,7 @@
 // Attention-aware MoE routing (Nguyen et al. 2025) at small scale: routers that look at other tokens
 // (similarity-aware, attention-aware) fluctuate less between late checkpoints than the plain softmax
 // router, at no cost in validation loss; dense and block-routing (MoBA) decoders are the references.
-import { preset } from "@attnkit/models";
+import { preset, type TextModelSpec } from "@attnkit/models";
 import { finalEvals } from "../report/evals";
 import type { ChartSpec, ClaimCheck, ReportTable } from "../report/types";
 import type { RunRecord } from "../run-files";
@@ -9,6 +9,11 @@ import type { Recipe, RecipeSetup } from "./recipe";
 
 const MOE = { kind: "moe", hiddenUnits: 128, numExperts: 4, topK: 2 } as const;
 const ROUTERS = { "moe-softmax": "softmax", "moe-similarity": "similarity", "moe-attention": "attention" } as const;
+// The similarity router scores token pairs by x_i·x_j / τ on the RMS-normed MoE input (‖x‖² ≈ dModel).
+// At the layer's default τ = 1 a token's own score beats a neighbour's by ≈ 64·(1 − cos), so the mix is
+// the identity and the router is the softmax router again; τ = √dModel scales the scores as attention's
+// are (the paper leaves τ open: research/landmark-tempscale-moe.md §3.3).
+const SIMILARITY_TEMPERATURE = Math.sqrt((preset("dense") as TextModelSpec).dModel);
 
 /** Mean routing fluctuation (top-1) over the later half of a run's evaluations that have one. */
 function lateFluctuation(run: RunRecord): number | null {
@@ -49,7 +54,10 @@ export const mobyDickRecipe: Recipe = {
       models: [
         { name: "dense", spec: preset("dense", small) },
         { name: "block-routing", spec: preset("block-routing", small) },
-        ...Object.entries(ROUTERS).map(([name, router]) => ({ name, spec: preset("dense", { ...small, name, ffn: { ...MOE, router } }) })),
+        ...Object.entries(ROUTERS).map(([name, router]) => ({
+          name,
+          spec: preset("dense", { ...small, name, ffn: { ...MOE, router, ...(router === "similarity" ? { temperature: SIMILARITY_TEMPERATURE } : {}) } }),
+        })),
       ],
       train: reduced
         ? { steps: 20, batch: 8, lr: 3e-3, seed: 0, evalEvery: 10, checkpointEvery: 0 }
