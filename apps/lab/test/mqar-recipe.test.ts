@@ -24,6 +24,14 @@ describe("mqar recipe", () => {
       const sizes = setup.models.map((m) => JSON.stringify({ d: m.spec.family === "decoder" && m.spec.dModel, layers: m.spec.family === "decoder" && m.spec.numLayers }));
       expect(new Set(sizes).size).toBe(1);
       expect(setup.task.name).toBe("mqar");
+      // Zoology's [BaseConv, mixer] pair, no position embedding; the mixer is the model's own kind.
+      for (const { name, spec } of setup.models) {
+        if (spec.family !== "decoder") throw new Error("mqar models are decoders");
+        expect(spec.position).toBe("none");
+        expect(spec.layers?.[0]?.attention).toEqual({ kind: "base-conv" });
+        expect(spec.layers?.[1]?.attention).toBeUndefined();
+        expect(spec.attention?.kind ?? "softmax").toBe(name); // each model is named after its mixer
+      }
     }
     expect(mqarRecipe.setup({ reduced: true }).train.steps).toBeLessThan(mqarRecipe.setup({ reduced: false }).train.steps);
   });
