@@ -4,18 +4,19 @@ import { checkGradients, describeBackends, expectClose, expectNoLeaks, randomPai
 import { OptionError, ShapeError, causalConv1d, causalConvHistory } from "../src/index";
 
 /** Host-side y[b, t, c] = bias[c] + Σ_j w[j, c]·x[b, t − (k − 1) + j, c], with `history` before t = 0. */
-function hostConv(x: Float64Array, [b, length, c]: number[], w: Float64Array, k: number, bias: Float64Array | null, history: Float64Array | null): number[] {
+function hostConv(x: Float64Array, shape: number[], w: Float64Array, k: number, bias: Float64Array | null, history: Float64Array | null): number[] {
+  const [b, length, c] = shape as [number, number, number];
   const at = (n: number, t: number, ch: number): number => {
     if (t >= 0) return x[(n * length + t) * c + ch]!;
     if (history === null) return 0;
     return history[(n * (k - 1) + (k - 1 + t)) * c + ch]!;
   };
   const out: number[] = [];
-  for (let n = 0; n < b!; n++) {
-    for (let t = 0; t < length!; t++) {
-      for (let ch = 0; ch < c!; ch++) {
+  for (let n = 0; n < b; n++) {
+    for (let t = 0; t < length; t++) {
+      for (let ch = 0; ch < c; ch++) {
         let s = bias ? bias[ch]! : 0;
-        for (let j = 0; j < k; j++) s += w[j * c! + ch]! * at(n, t - (k - 1) + j, ch);
+        for (let j = 0; j < k; j++) s += w[j * c + ch]! * at(n, t - (k - 1) + j, ch);
         out.push(s);
       }
     }
