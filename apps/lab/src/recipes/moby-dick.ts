@@ -10,7 +10,7 @@ import type { Recipe, RecipeSetup } from "./recipe";
 const MOE = { kind: "moe", hiddenUnits: 128, numExperts: 4, topK: 2 } as const;
 const ROUTERS = { "moe-softmax": "softmax", "moe-similarity": "similarity", "moe-attention": "attention" } as const;
 // The similarity router scores token pairs by x_i·x_j / τ on the RMS-normed MoE input (‖x‖² ≈ dModel).
-// At the layer's default τ = 1 a token's own score beats a neighbour's by ≈ 64·(1 − cos), so the mix is
+// At the layer's default τ = 1 a token's own score beats a neighbour's by ≈ dModel·(1 − cos), so the mix is
 // the identity and the router is the softmax router again; τ = √dModel scales the scores as attention's
 // are (the paper leaves τ open: research/landmark-tempscale-moe.md §3.3).
 const SIMILARITY_TEMPERATURE = Math.sqrt((preset("dense") as TextModelSpec).dModel);

@@ -37,7 +37,8 @@ interface Size {
   evalEvery: number;
 }
 
-// Zoology's figure-2 data at its smallest: length 64, width 64, one head, zeros between the queries. Reduced: the default `pnpm lab` run (minutes on 2 CPU cores); full: 2–5 min per model there, two at a time.
+// Zoology's figure-2 data at its smallest: length 64, width 64, one head, zeros between the queries.
+// Reduced: the default `pnpm lab` run (minutes on 2 CPU cores); full: 2–5 min per model there, two at a time.
 const REDUCED: Size = { vocabSize: 256, seqLen: 64, numKvPairs: 4, randomNonQueries: false, trainExamples: 10_000, testExamples: 256, dModel: 64, heads: 1, steps: 60, batch: 16, lr: 3e-3, evalEvery: 30 };
 const FULL: Size = { vocabSize: 512, seqLen: 64, numKvPairs: 8, randomNonQueries: false, trainExamples: 50_000, testExamples: 1_000, dModel: 64, heads: 1, steps: 500, batch: 32, lr: 3e-3, evalEvery: 100 };
 

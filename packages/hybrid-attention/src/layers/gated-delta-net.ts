@@ -110,8 +110,13 @@ export class GatedDeltaNet extends tf.layers.Layer {
     return [...shape.slice(0, -1), this.outputDim ?? shape[shape.length - 1]!];
   }
 
+  /** Per-head size of projection p (values are valueDim wide, queries and keys keyDim). */
+  private headSizeOf(p: (typeof PROJECTIONS)[number]): number {
+    return p === "v" ? this.valueDim : this.keyDim;
+  }
+
   private widthOf(p: (typeof PROJECTIONS)[number]): number {
-    return this.numHeads * (p === "v" ? this.valueDim : this.keyDim);
+    return this.numHeads * this.headSizeOf(p);
   }
 
   /** With `cache` (null: an empty one) also returns the histories of the short convolutions. */
@@ -129,7 +134,7 @@ export class GatedDeltaNet extends tf.layers.Layer {
         if (cache !== undefined) conv.push(causalConvHistory(y, this.convSize, history));
         y = causalConv1d(y, this.w[`${p}Conv`]!.read(), history ? { history } : {});
       }
-      return silu(y).reshape([batch, seq, h, p === "v" ? this.valueDim : this.keyDim]).transpose([0, 2, 1, 3]);
+      return silu(y).reshape([batch, seq, h, this.headSizeOf(p)]).transpose([0, 2, 1, 3]);
     }) as [tf.Tensor, tf.Tensor, tf.Tensor];
     const toHeads = (y: tf.Tensor) => y.reshape([batch, seq, h]).transpose([0, 2, 1]); // [b, h, t]
     const { logAlpha, beta } = gatedDeltaGates({ a: batchMatMul(flat, this.w.a!.read()), b: batchMatMul(flat, this.w.b!.read()), aLog: this.w.aLog!.read(), dtBias: this.w.dtBias!.read() });
