@@ -10,6 +10,7 @@ import { evalCommand } from "./commands/eval";
 import { reportCommand } from "./commands/report";
 import { resumeCommand } from "./commands/resume";
 import { trainCommand } from "./commands/train";
+import { parseLrs } from "./engine/lr-sweep";
 import { defaultOutDir } from "./engine/out-dir";
 import type { TrainOptions } from "./run-files";
 
@@ -22,8 +23,9 @@ Usage:
   attnkit-lab train (--preset NAME | --spec FILE) --task TASK [--task-options JSON] [--steps N] [--batch B] [--lr X] [--seed S]
                     [--backend cpu|wasm|webgpu] [--out DIR] [--eval-every N] [--checkpoint-every N]
   attnkit-lab eval --run DIR [--task TASK] [--lengths 256,1024,4096] [--backend B]
-  attnkit-lab compare --recipe NAME [--reduced] [--out DIR] [--backend B] [--steps N] [--batch B] [--lr X]
+  attnkit-lab compare --recipe NAME [--reduced] [--out DIR] [--backend B] [--steps N] [--batch B] [--lr X | --lrs X,Y,Z]
                       [--jobs N] [--models a,b] [--task-options JSON]
+                      (--lrs: train every model at each rate, report each at its best; --lr: one rate, no sweep)
   attnkit-lab resume --run DIR [--backend B] [--jobs N]   continue an interrupted run or comparison
   attnkit-lab report --run DIR                    re-render the report of a run or comparison
   attnkit-lab bench [--filter X] [--out DIR]      run the packages' benchmarks into one report
@@ -41,7 +43,7 @@ const stopAfter = { "stop-after": str };
 const COMMANDS: Record<string, Options> = {
   train: { preset: str, spec: str, task: str, "task-options": str, steps: str, batch: str, lr: str, seed: str, out: str, "eval-every": str, "checkpoint-every": str, ...backend, ...stopAfter },
   eval: { run: str, task: str, lengths: str, ...backend },
-  compare: { recipe: str, reduced: { type: "boolean" }, out: str, steps: str, batch: str, lr: str, jobs: str, models: str, "task-options": str, ...backend, ...stopAfter },
+  compare: { recipe: str, reduced: { type: "boolean" }, out: str, steps: str, batch: str, lr: str, lrs: str, jobs: str, models: str, "task-options": str, ...backend, ...stopAfter },
   resume: { run: str, jobs: str, ...backend, ...stopAfter },
   report: { run: str },
   bench: { filter: str, out: str },
@@ -118,7 +120,7 @@ async function dispatch(argv: string[], ctx: CommandContext): Promise<number> {
     case "compare": {
       const recipe = required("recipe", s("recipe"), "compare");
       const out = s("out") ?? defaultOutDir(`${recipe}${v.reduced ? "-reduced" : ""}`);
-      return compareCommand({ recipe, reduced: v.reduced === true, out, backend: s("backend"), steps: integer("steps", s("steps")), batch: integer("batch", s("batch")), lr: optionalNumber("lr", s("lr")), jobs: integer("jobs", s("jobs")),
+      return compareCommand({ recipe, reduced: v.reduced === true, out, backend: s("backend"), steps: integer("steps", s("steps")), batch: integer("batch", s("batch")), lr: optionalNumber("lr", s("lr")), lrs: s("lrs") === undefined ? undefined : parseLrs("lrs", s("lrs")!), jobs: integer("jobs", s("jobs")),
         models: s("models")?.split(",").map((m) => m.trim()), taskOptions: s("task-options") === undefined ? undefined : jsonObject("task-options", s("task-options")) }, ctx);
     }
     case "resume":

@@ -27,9 +27,14 @@ describe("attnkit-lab bad input", () => {
     expectBadInput(await cli("train", "--preset", "dense", "--task", "mqar", "--steps", "abc"), /--steps must be an integer, got 'abc'/);
     expectBadInput(await cli("compare", "--recipe", "mqar", "--batch", "0", "--out", path.join(dir, "f")), /--batch must be .*≥ 1|--batch must be .*1/);
     expectBadInput(await cli("compare", "--recipe", "mqar", "--lr", "fast", "--out", path.join(dir, "g")), /--lr must be a number, got 'fast'/);
+    expectBadInput(await cli("compare", "--recipe", "mqar", "--lr", "0.01", "--lrs", "0.01,0.02", "--out", path.join(dir, "h")), /--lr and --lrs exclude each other/);
+    expectBadInput(await cli("compare", "--recipe", "mqar", "--lrs", "0.01,fast", "--out", path.join(dir, "i")), /--lrs must be a comma-separated list of numbers, got '0.01,fast'/);
+    expectBadInput(await cli("compare", "--recipe", "mqar", "--lrs", "0.01,1e-2", "--out", path.join(dir, "j")), /--lrs lists the learning rate 1e-2 twice/);
+    expectBadInput(await cli("compare", "--recipe", "mqar", "--lrs=0.01,-1", "--out", path.join(dir, "k")), /--lrs.*-1/);
+    expectBadInput(await cli("compare", "--recipe", "mqar", "--lrs=0.01,20", "--out", path.join(dir, "l")), /--lrs.*20/);
     expectBadInput(await cli("train", "--preset", "dense", "--task", "mqar", "--backend", "tpu"), /backend must be one of 'cpu', 'wasm', 'webgpu'/);
     expectBadInput(await cli("bench", "--filter", "no-such-benchmark", "--out", path.join(dir, "e")), /--filter: no benchmark matches 'no-such-benchmark'/);
-    for (const x of ["a", "b", "c", "d", "e", "f", "g"]) expect(existsSync(path.join(dir, x))).toBe(false);
+    for (const x of ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l"]) expect(existsSync(path.join(dir, x))).toBe(false);
   });
 
   it("rejects malformed specs with the JSON path, and impossible sizes", async () => {

@@ -36,6 +36,14 @@ describe("mqar recipe", () => {
     expect(mqarRecipe.setup({ reduced: true }).train.steps).toBeLessThan(mqarRecipe.setup({ reduced: false }).train.steps);
   });
 
+  it("sweeps the learning rate in the full recipe only, keeping the best accuracy at the training length", () => {
+    expect(mqarRecipe.setup({ reduced: true }).lrs).toBeUndefined();
+    expect(mqarRecipe.setup({ reduced: false }).lrs).toEqual([1e-3, 3e-3, 1e-2]);
+    expect(mqarRecipe.sweepScore).toMatchObject({ better: "higher" });
+    // The reduced task trains at length 64: the score is the accuracy there, not at 128.
+    expect(mqarRecipe.sweepScore!.of(run("softmax", 0.75))).toBe(0.75);
+  });
+
   it("checks linear < hybrids ≈ softmax on the numbers", () => {
     const accs = (values: number[]) => MODELS.map((m, i) => run(m, values[i]!));
     const holds = mqarRecipe.summarize(accs([0.95, 0.4, 0.5, 0.7, 0.9, 0.88]));

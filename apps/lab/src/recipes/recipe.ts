@@ -1,6 +1,7 @@
 // A recipe: several models trained on one task with the same budget and seeds, evaluated alike, and a
 // check of the paper's claim on the results.
 import type { ModelSpec } from "@attnkit/models";
+import type { SweepScore } from "../engine/lr-sweep";
 import type { ChartSpec, ClaimCheck, ReportTable } from "../report/types";
 import type { RunRecord, TrainOptions } from "../run-files";
 
@@ -18,6 +19,8 @@ export interface RecipeSetup {
   train: TrainOptions;
   /** Evaluation lengths passed to the task, when it varies length. */
   lengths?: number[];
+  /** Train every model at each of these learning rates and report its best (`train.lr` is then unused). */
+  lrs?: number[];
 }
 
 export interface RecipeSummary {
@@ -34,6 +37,8 @@ export interface Recipe {
   readonly description: string;
   /** The full recipe, and a reduced one (`--reduced`, used by the default `pnpm lab` and tests). */
   setup(options: { reduced: boolean }): RecipeSetup;
+  /** What a learning-rate sweep keeps the best rate by (default: the lowest late training loss). */
+  readonly sweepScore?: SweepScore;
   /** Check the claim on the finished runs and build the recipe's own tables and charts. */
   summarize(runs: RunRecord[]): RecipeSummary;
 }
