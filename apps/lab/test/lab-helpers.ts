@@ -3,7 +3,9 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
+import type { ModelSpec } from "@attnkit/models";
 import { main } from "../src/main";
+import type { EvalRow, RunConfig, RunRecord, TrainRow } from "../src/run-files";
 import type { Task } from "../src/tasks/task";
 
 /** MQAR small enough for a 1-layer, 16-wide model: 2 pairs in 16 tokens, vocabulary 64. */
@@ -53,4 +55,25 @@ export async function lossesOnOneBatch(task: Task, model: tf.LayersModel, option
   tf.dispose([b.inputs, b.labels]);
   opt.dispose();
   return losses;
+}
+
+/** A run held in memory (recipe, report and sweep tests): a small cpu run's config unless `config` says otherwise. */
+export function runRecord(name: string, parts: { spec?: ModelSpec; train?: TrainRow[]; evals?: EvalRow[]; config?: Partial<RunConfig> } = {}): RunRecord {
+  return {
+    name,
+    dir: `/runs/${name}`,
+    config: {
+      version: 1,
+      name,
+      createdAt: "2026-11-28T00:00:00.000Z",
+      spec: parts.spec ?? (TINY_SPEC as ModelSpec),
+      task: { name: "mqar", options: {} },
+      train: { steps: 100, batch: 32, lr: 1e-3, seed: 0, evalEvery: 0, checkpointEvery: 0 },
+      backend: { name: "cpu" },
+      versions: {},
+      ...parts.config,
+    },
+    train: parts.train ?? [],
+    evals: parts.evals ?? [],
+  };
 }

@@ -4,29 +4,15 @@ import { describe, expect, it } from "vitest";
 import { OptionError } from "@attnkit/core";
 import { bestRun, diverged, finished, formatLr, lateTrainingLoss, parseLrs, sweepRunName, sweepTable, type SweepScore, type SweptModel } from "../src/engine/lr-sweep";
 import type { EvalRow, RunRecord, TrainRow } from "../src/run-files";
+import { runRecord } from "./lab-helpers";
 
 const STEPS = 10;
 
 /** A run of STEPS steps with the given training losses (logged at steps 1, 2, …) and final accuracy. */
-function run(losses: number[], accuracy: number | null, name = "m"): RunRecord {
+function run(losses: number[], accuracy: number | null): RunRecord {
   const train: TrainRow[] = losses.map((loss, i) => ({ kind: "train", step: i + 1, loss, lr: 1e-3, tokensPerSec: 1, elapsedMs: i }));
   const evals: EvalRow[] = accuracy === null ? [] : [{ kind: "eval", step: STEPS, length: 16, metrics: { accuracy } }];
-  return {
-    name,
-    dir: `/runs/${name}`,
-    config: {
-      version: 1,
-      name,
-      createdAt: "2026-11-29T00:00:00.000Z",
-      spec: { version: 1, family: "decoder", name, vocabSize: 8, seqLen: 16, dModel: 8, heads: 1, numLayers: 1 },
-      task: { name: "mqar", options: {} },
-      train: { steps: STEPS, batch: 2, lr: 1e-3, seed: 0, evalEvery: 0, checkpointEvery: 0 },
-      backend: { name: "cpu" },
-      versions: {},
-    },
-    train,
-    evals,
-  };
+  return runRecord("m", { train, evals, config: { train: { steps: STEPS, batch: 2, lr: 1e-3, seed: 0, evalEvery: 0, checkpointEvery: 0 } } });
 }
 
 const accuracy: SweepScore = { name: "accuracy", better: "higher", of: (r) => r.evals.at(-1)?.metrics.accuracy ?? null };

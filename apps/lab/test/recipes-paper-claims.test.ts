@@ -17,27 +17,13 @@ import { createMnistTask } from "../src/tasks/mnist";
 import { createMobyDickTask } from "../src/tasks/moby-dick";
 import { createPasskeyTask } from "../src/tasks/passkey";
 import type { TaskFactory } from "../src/tasks/task";
+import { runRecord } from "./lab-helpers";
 
 const factories: Record<string, TaskFactory> = { passkey: createPasskeyTask, mnist: createMnistTask, "moby-dick": createMobyDickTask, collapse: createCollapseTask };
 const recipes: Recipe[] = [passkeyRecipe, mnistRecipe, mobyDickRecipe, collapseRecipe];
 
 function run(name: string, spec: ModelSpec, evals: EvalRow[], train: TrainRow[] = []): RunRecord {
-  return {
-    name,
-    dir: `/runs/${name}`,
-    config: {
-      version: 1,
-      name,
-      createdAt: "2026-11-28T00:00:00.000Z",
-      spec,
-      task: { name: "synthetic", options: {} },
-      train: { steps: 100, batch: 32, lr: 1e-3, seed: 0, evalEvery: 0, checkpointEvery: 0 },
-      backend: { name: "cpu" },
-      versions: {},
-    },
-    train,
-    evals,
-  };
+  return runRecord(name, { spec, evals, train, config: { task: { name: "synthetic", options: {} } } });
 }
 const ev = (step: number, length: number | null, variant: string | undefined, metrics: Record<string, number>): EvalRow => ({ kind: "eval", step, length, ...(variant ? { variant } : {}), metrics });
 const specOf = (recipe: Recipe, name: string) => recipe.setup({ reduced: true }).models.find((m) => m.name === name)!.spec;

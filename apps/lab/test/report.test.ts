@@ -6,7 +6,9 @@ import { OptionError } from "@attnkit/core";
 import { renderReport, writeReport } from "../src/report/index";
 import { formatNumber } from "../src/report/format";
 import type { ChartSpec, ReportInput } from "../src/report/types";
+import type { ModelSpec } from "@attnkit/models";
 import { REPORT_HTML, SUMMARY_MD, type EvalRow, type RunRecord, type TrainRow } from "../src/run-files";
+import { runRecord } from "./lab-helpers";
 
 const LENGTHS = [64, 256, 1024];
 
@@ -26,23 +28,17 @@ function evalRows(name: string, step: number, lengths: number[], base: number): 
 }
 
 function run(name: string, train: TrainRow[], evals: EvalRow[]): RunRecord {
-  return {
-    name,
-    dir: `/runs/${name}`,
+  return runRecord(name, {
+    spec: { family: "decoder" } as unknown as ModelSpec,
+    train,
+    evals,
     config: {
-      version: 1,
-      name,
-      createdAt: "2026-11-28T00:00:00Z",
-      spec: { family: "decoder" } as unknown as RunRecord["config"]["spec"],
-      task: { name: "mqar", options: {} },
       train: { steps: train.length, batch: 8, lr: 1e-3, seed: 1, evalEvery: 10, checkpointEvery: 0 },
       backend: { name: "wasm", hardware: false, note: "software WebGPU adapter skipped" },
       versions: { "@tensorflow/tfjs": "4.22.0", "@attnkit/models": "0.1.0" },
       recipe: "mqar",
     },
-    train,
-    evals,
-  };
+  });
 }
 
 const softmax = run("softmax", trainRows(4, 30), [...evalRows("softmax", 10, [64], 2.5), ...evalRows("softmax", 20, [64], 1.5), ...evalRows("softmax", 30, LENGTHS, 0.5)]);

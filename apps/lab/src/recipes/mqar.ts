@@ -41,7 +41,7 @@ interface Size {
 
 // Zoology's figure-2 data at its smallest: length 64, width 64, one head, zeros between the queries.
 // Reduced: the default `pnpm lab` run (minutes on 2 CPU cores); full: 2–6 min per model and rate there, two
-// at a time. The full rates are the research notes' grid moved up one step (the budget is short: 500 steps).
+// at a time. The full rates are the first three of Zoology's current sweep, logspace(−3, −1.5, 4).
 const REDUCED: Size = { vocabSize: 256, seqLen: 64, numKvPairs: 4, randomNonQueries: false, trainExamples: 10_000, testExamples: 256, dModel: 64, heads: 1, steps: 60, batch: 16, lr: 3e-3, evalEvery: 30 };
 const FULL: Size = { vocabSize: 512, seqLen: 64, numKvPairs: 8, randomNonQueries: false, trainExamples: 50_000, testExamples: 1_000, dModel: 64, heads: 1, steps: 500, batch: 32, lr: 3e-3, lrs: [1e-3, 3e-3, 1e-2], evalEvery: 100 };
 
