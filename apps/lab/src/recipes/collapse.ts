@@ -2,12 +2,17 @@
 // of longer texts crowd together (higher mean pairwise cosine), because attention low-pass filters more
 // as length grows (smaller σ_a); a softmax temperature τ < 1 raises σ_a and lowers the cosine.
 import { preset } from "@attnkit/models";
+import { lateTrainingLoss } from "../engine/lr-sweep";
 import { finalEvals } from "../report/evals";
 import type { ChartSpec, ClaimCheck, ReportTable } from "../report/types";
 import type { EvalRow, RunRecord } from "../run-files";
 import type { Recipe, RecipeSetup } from "./recipe";
 
 const TAUS = [1, 0.9, 0.8];
+/** The encoder has learned its contrastive task when its late training loss is below this share of chance. */
+const LEARNED = 0.9;
+/** InfoNCE over a batch of B pairs: each of the 2B spans picks its partner among 2B − 1 others. */
+const chanceLoss = (batch: number) => Math.log(2 * batch - 1);
 const tauOf = (row: EvalRow) => Number((row.variant ?? "").replace(/^tau=/, ""));
 
 function checkClaim(run: RunRecord | undefined): ClaimCheck {
@@ -26,14 +31,18 @@ function checkClaim(run: RunRecord | undefined): ClaimCheck {
   const sigmaUp = sharpLong.metrics.sigmaA! > longest.metrics.sigmaA!;
   const cosineDown = sharpLong.metrics.cosine! < longest.metrics.cosine!;
   const f = (x: number) => x.toFixed(4);
-  return {
-    claim,
-    holds: collapse && sigmaUp && cosineDown,
-    detail:
-      `τ = 1: cosine ${f(shortest.metrics.cosine!)} at ${shortest.length} characters → ${f(longest.metrics.cosine!)} at ${longest.length} (${collapse ? "rises" : "does not rise"}); ` +
-      `at ${longest.length}, τ = ${taus[0]} vs 1: σ_a ${f(sharpLong.metrics.sigmaA!)} vs ${f(longest.metrics.sigmaA!)} (${sigmaUp ? "higher" : "not higher"}), ` +
-      `cosine ${f(sharpLong.metrics.cosine!)} vs ${f(longest.metrics.cosine!)} (${cosineDown ? "lower" : "not lower"})`,
-  };
+  const numbers =
+    `τ = 1: cosine ${f(shortest.metrics.cosine!)} at ${shortest.length} characters → ${f(longest.metrics.cosine!)} at ${longest.length} (${collapse ? "rises" : "does not rise"}); ` +
+    `at ${longest.length}, τ = ${taus[0]} vs 1: σ_a ${f(sharpLong.metrics.sigmaA!)} vs ${f(longest.metrics.sigmaA!)} (${sigmaUp ? "higher" : "not higher"}), ` +
+    `cosine ${f(sharpLong.metrics.cosine!)} vs ${f(longest.metrics.cosine!)} (${cosineDown ? "lower" : "not lower"})`;
+  // An encoder still at chance on its training task is a random map: its metrics say nothing of the claim.
+  const late = lateTrainingLoss.of(run);
+  const chance = chanceLoss(run.config.train.batch);
+  if (late === null || late > LEARNED * chance) {
+    const loss = late === null ? "no training loss recorded" : `late training loss ${late.toFixed(3)}, chance ln(2·${run.config.train.batch} − 1) = ${chance.toFixed(3)}`;
+    return { claim, holds: null, detail: `the encoder has not learned its contrastive task (${loss}); ${numbers}` };
+  }
+  return { claim, holds: collapse && sigmaUp && cosineDown, detail: numbers };
 }
 
 export const collapseRecipe: Recipe = {
