@@ -131,9 +131,9 @@ describe("recipe verdicts", () => {
       ev(300, 256, "tau=0.8", { cosine: sharpCosine, sigmaA: 0.35, dcEnergy: 0.9 }),
     ];
     const spec = specOf(collapseRecipe, "encoder");
-    // Batch 32 (the synthetic runs'): chance is ln 63 ≈ 4.14; a loss of 1 is a trained encoder.
+    // Batch 32 (the synthetic runs'): chance is ln 63 ≈ 4.14; from 3.5 down to 1 is a trained encoder.
     const losses = (loss: number): TrainRow[] => Array.from({ length: 10 }, (_, i) => ({ kind: "train", step: 30 * (i + 1), loss, lr: 1e-3, tokensPerSec: 1, elapsedMs: i }));
-    const trained = losses(1);
+    const trained = losses(1).map((r, i) => (i === 0 ? { ...r, loss: 3.5 } : r));
     const good = collapseRecipe.summarize([run("encoder", spec, rows(0.95), trained)]);
     expect(good.claim.holds).toBe(true);
     expect(good.tables[0]!.rows[0]).toEqual([1, 32, 0.9, 0.3, 0.9]);
@@ -143,7 +143,10 @@ describe("recipe verdicts", () => {
     // The same metrics from an encoder at chance on its contrastive task (or with no loss recorded) judge nothing.
     const untrained = collapseRecipe.summarize([run("encoder", spec, rows(0.95), losses(4.1))]).claim;
     expect(untrained.holds).toBeNull();
-    expect(untrained.detail).toMatch(/^the encoder has not learned its contrastive task \(late training loss 4\.100, chance ln\(2·32 − 1\) = 4\.143\); τ = 1: cosine 0\.9000/);
+    expect(untrained.detail).toMatch(/^the encoder has not learned its contrastive task \(late training loss 4\.100, first 4\.100, chance ln\(2·32 − 1\) = 4\.143\); τ = 1: cosine 0\.9000/);
+    // Below chance but no better than where it started (2.0 → 1.9): not learned either.
+    const flat = [...losses(2), ...losses(1.9)].map((r, i) => ({ ...r, step: i + 1 }));
+    expect(collapseRecipe.summarize([run("encoder", spec, rows(0.95), flat)]).claim.holds).toBeNull();
     expect(collapseRecipe.summarize([run("encoder", spec, rows(0.95))]).claim.detail).toContain("no training loss recorded");
   });
 });

@@ -29,6 +29,9 @@ describe("collapse task", () => {
         expect(b.labels.shape).toEqual([6]);
         expect(b.labels.dtype).toBe("int32");
         expect(await b.labels.array()).toEqual([3, 4, 5, 0, 1, 2]);
+        // Partners are two crops of one address, the second starting half a crop after the first.
+        const rows = (await b.inputs.array()) as number[][];
+        for (let i = 0; i < 3; i++) expect(rows[3 + i]!.slice(0, len! / 2)).toEqual(rows[i]!.slice(len! / 2));
         expect(b.tokens).toBe(6 * len!);
         out.push(await b.inputs.array());
         tf.dispose([b.inputs, b.labels]);

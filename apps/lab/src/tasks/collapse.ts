@@ -1,7 +1,7 @@
 // Length collapse (TempScale, research/landmark-tempscale-moe.md §2.3) on State of the Union text: an
-// encoder (mean-pooled output) is trained with an unsupervised contrastive objective (two adjacent
-// spans of the same address are a positive pair, the other spans of the batch negatives: InfoNCE on
-// cosine similarities), then evaluated on held-out addresses at several passage lengths with the
+// encoder (mean-pooled output) is trained with an unsupervised contrastive objective (two crops of one
+// address that share half their characters are a positive pair, the other crops of the batch negatives:
+// InfoNCE on cosine similarities, as Contriever's cropping), then evaluated on held-out addresses at several passage lengths with the
 // softmax temperature τ of every attention layer swapped in at inference (TempScale is plug-and-play):
 // length-bucket cosine of the pooled embeddings, σ_a of the attention matrices and the DC energy of the
 // last hidden states (collapse-eval.ts).
@@ -77,7 +77,7 @@ export function createCollapseTask(options: Record<string, unknown> = {}): Task 
     name: NAME,
     description:
       `State of the Union passages (${sotu.train.length} training, ${sotu.validation.length} held-out addresses; ${tokenizer.vocabSize} characters). ` +
-      `Training: contrastive InfoNCE (temperature ${lossTemperature}) between two adjacent spans of one address, span length drawn per batch from ${trainLengths.join("/")} characters. ` +
+      `Training: contrastive InfoNCE (temperature ${lossTemperature}) between two crops of one address that overlap by half, crop length drawn per batch from ${trainLengths.join("/")} characters. ` +
       `Evaluation on ${passages} held-out passages per length with attention temperature τ ∈ {${taus.join(", ")}} swapped in: length-bucket cosine, σ_a, DC energy.`,
     options: { trainLengths, lossTemperature, taus, passages, sigmaPassages },
 
@@ -99,14 +99,17 @@ export function createCollapseTask(options: Record<string, unknown> = {}): Task 
           const rng = new Rng(batchSeed(seed, index));
           index += 1;
           const length = trainLengths[rng.randint(trainLengths.length)]!;
-          const usable = trainDocs.filter((d) => d.length >= 2 * length);
+          // Two crops of `length` characters, the second starting half a crop after the first. (Adjacent
+          // crops that share no characters left the encoder at chance: 400 steps at lr 3e-3.)
+          const shift = Math.floor(length / 2);
+          const usable = trainDocs.filter((d) => d.length >= length + shift);
           const first: number[][] = [];
           const second: number[][] = [];
           for (let i = 0; i < batch; i++) {
             const doc = usable[rng.randint(usable.length)]!;
-            const start = rng.randint(doc.length - 2 * length + 1);
+            const start = rng.randint(doc.length - length - shift + 1);
             first.push(Array.from(doc.subarray(start, start + length)));
-            second.push(Array.from(doc.subarray(start + length, start + 2 * length)));
+            second.push(Array.from(doc.subarray(start + shift, start + shift + length)));
           }
           // Row i and row batch + i are a positive pair.
           const partner = Array.from({ length: 2 * batch }, (_, i) => (i + batch) % (2 * batch));
