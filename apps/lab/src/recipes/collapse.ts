@@ -65,7 +65,7 @@ export const collapseRecipe: Recipe = {
       models: [{ name: "encoder", spec }],
       train: reduced
         ? { steps: 20, batch: 8, lr: 1e-3, seed: 0, evalEvery: 0, checkpointEvery: 0 }
-        : { steps: 200, batch: 16, lr: 1e-3, seed: 0, evalEvery: 100, checkpointEvery: 100 },
+        : { steps: 600, batch: 16, lr: 1e-3, seed: 0, evalEvery: 100, checkpointEvery: 100 },
       lengths,
     };
   },
