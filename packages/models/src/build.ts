@@ -93,6 +93,8 @@ function ffnLayer(spec: TextModelSpec, f: FfnSpec, i: number): tf.layers.Layer {
     ...(f.numExperts !== undefined ? { numExperts: f.numExperts } : {}),
     ...(f.topK !== undefined ? { topK: f.topK } : {}),
     ...(f.temperature !== undefined ? { temperature: f.temperature } : {}),
+    ...(f.mixing !== undefined ? { mixing: f.mixing } : {}),
+    ...(f.weightsFrom !== undefined ? { weightsFrom: f.weightsFrom } : {}),
     ...(f.balanceLossWeight !== undefined ? { balanceLossWeight: f.balanceLossWeight } : {}),
     ...(f.zLossWeight !== undefined ? { zLossWeight: f.zLossWeight } : {}),
     // A decoder's token may only look at earlier tokens, also through the similarity router.

@@ -96,6 +96,10 @@ const moeSpec = z.strictObject({
   /** null = never drop a token (the default here, so a decoder's generation equals its forward pass). */
   capacityFactor: positive.nullish(),
   temperature: positive.optional(),
+  /** Graph routers: mix the neighbours' probabilities (default) or their logits (a normalised product of their distributions). */
+  mixing: z.enum(["probs", "logits"]).optional(),
+  /** Graph routers: combine weights from the mixed distribution (default) or the token's own. */
+  weightsFrom: z.enum(["mixed", "own"]).optional(),
   balanceLossWeight: z.number().min(0).optional(),
   zLossWeight: z.number().min(0).optional(),
 });
@@ -330,6 +334,9 @@ function checkSizes(spec: TextModelSpec): void {
     if (f.kind === "moe") {
       const fp = (key: string) => [...ffnPath, key];
       if (f.topK !== undefined && f.topK > (f.numExperts ?? 8)) fail(fp("topK"), `must be ≤ numExperts (${f.numExperts ?? 8}), got ${f.topK}`);
+      for (const key of ["mixing", "weightsFrom"] as const) {
+        if (f[key] !== undefined && (f.router ?? "softmax") === "softmax") fail(fp(key), `applies to the 'similarity' and 'attention' routers only, got router 'softmax'`);
+      }
       if (f.router === "attention" && a.kind !== "softmax") {
         fail(fp("router"), `'attention' needs softmax attention in the same layer (it routes with its attention matrix), got attention kind '${a.kind}' (layer ${i})`);
       }

@@ -51,6 +51,12 @@ describeBackends(
       expect(defineModel(preset("moe-softmax")).getLayer("block0_ffn")).toBeInstanceOf(MoE);
     });
 
+    it("passes a graph router's mixing and combine-weight source from the spec to the MoE layer", () => {
+      const config = (ffn: object) => defineModel({ ...preset("moe-attention-aware"), ffn: { kind: "moe", hiddenUnits: 16, router: "attention", ...ffn } } as ModelSpec).getLayer("block0_ffn").getConfig();
+      expect(config({})).toMatchObject({ mixing: "probs", weightsFrom: "mixed" });
+      expect(config({ mixing: "logits", weightsFrom: "own" })).toMatchObject({ mixing: "logits", weightsFrom: "own" });
+    });
+
     it("vision presets: ViT stages use softmax attention, BiFormer stages BRA with patch merging", () => {
       const vit = defineModel(preset("vit-tiny"));
       expect(vit.getLayer("stage0_block0_attn")).toBeInstanceOf(SelfAttention);

@@ -44,6 +44,8 @@ describe("ModelSpec validation", () => {
     ["encoder with the causal BaseConv", { ...base, family: "encoder", layers: [{ attention: { kind: "base-conv" } }, {}, {}] }, /spec\.layers\[0\]\.attention\.kind must be one of 'softmax' \| 'tempscale' in the encoder family/],
     ["BaseConv without taps", { ...base, attention: { kind: "base-conv", kernelSize: 0 } }, /spec\.attention\.kernelSize must be ≥ 1, got 0/],
     ["attention router without softmax", { ...base, attention: { kind: "linear" }, ffn: { kind: "moe", hiddenUnits: 8, router: "attention" } }, /spec\.ffn\.router 'attention' needs softmax attention/],
+    ["graph-router option on the softmax router", { ...base, ffn: { kind: "moe", hiddenUnits: 8, mixing: "logits" } }, /spec\.ffn\.mixing applies to the 'similarity' and 'attention' routers only, got router 'softmax'/],
+    ["graph-router mixing value", { ...base, ffn: { kind: "moe", hiddenUnits: 8, router: "similarity", mixing: "probabilities" } }, /spec\.ffn\.mixing must be one of "probs" \| "logits"/],
     ["MoE topK above experts", { ...base, ffn: { kind: "moe", hiddenUnits: 8, numExperts: 2, topK: 3 } }, /spec\.ffn\.topK must be ≤ numExperts \(2\), got 3/],
     ["log-n without trainLength", { ...base, attention: { kind: "tempscale", temperatureMode: "log-n" } }, /spec\.attention\.trainLength is required/],
     ["vision: patch does not divide the image", { ...vision, patchSize: 5 }, /spec\.patchSize must divide spec\.image\.height \(28\) and spec\.image\.width \(28\), got 5/],
