@@ -1,10 +1,10 @@
 // Length collapse (TempScale, research/landmark-tempscale-moe.md §2.3) on State of the Union text: an
 // encoder (mean-pooled output) is trained with an unsupervised contrastive objective (two crops of one
 // address that share half their characters are a positive pair, the other crops of the batch negatives:
-// InfoNCE on cosine similarities, as Contriever's cropping), then evaluated on held-out addresses at several passage lengths with the
-// softmax temperature τ of every attention layer swapped in at inference (TempScale is plug-and-play):
-// length-bucket cosine of the pooled embeddings, σ_a of the attention matrices and the DC energy of the
-// last hidden states (collapse-eval.ts).
+// InfoNCE on cosine similarities, as Contriever's cropping), then evaluated on held-out addresses at
+// several passage lengths with the softmax temperature τ of every attention layer swapped in at inference
+// (TempScale is plug-and-play): length-bucket cosine of the pooled embeddings, σ_a of the attention
+// matrices and the DC energy of the last hidden states (collapse-eval.ts).
 import * as tf from "@tensorflow/tfjs";
 import { assertInteger, assertKnownOptions, assertNumber, batchMatMul, l2Normalize, OptionError } from "@attnkit/core";
 import { charTokenizer, loadSotu, mulberry32, Rng } from "@attnkit/datasets";
